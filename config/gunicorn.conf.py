@@ -1,0 +1,68 @@
+"""gunicorn settings for echoscope: every value comes from service.settings.Settings."""
+
+import os
+import shutil
+import sys
+import tempfile
+
+from service.settings import Settings, SettingsError
+
+try:
+    settings = Settings.from_env(os.environ)
+except SettingsError as error:
+    sys.stderr.write(f"echoscope: {error}\n")
+    sys.exit(2)
+
+# Several workers share metrics through files; prometheus-client reads this
+# variable when it is first imported, which happens in the workers, after fork.
+_own_multiproc_dir = settings.web_concurrency > 1 and settings.multiproc_dir is None
+if _own_multiproc_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(
+        tempfile.gettempdir(), f"echoscope-metrics-{os.getpid()}"
+    )
+multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") if settings.web_concurrency > 1 or settings.multiproc_dir else None
+os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", settings.semconv_opt_in)
+
+bind = f"0.0.0.0:{settings.port}"
+workers = settings.web_concurrency
+threads = settings.threads
+worker_class = "gthread"
+timeout = 0  # Cloud Run bounds request time itself; never kill a busy worker
+graceful_timeout = 8  # under Cloud Run's 10 s between SIGTERM and SIGKILL
+keepalive = 5
+preload_app = False  # telemetry is set up per worker, after fork
+accesslog = None  # the exchange log line replaces the access log
+errorlog = "-"
+loglevel = settings.log_level.lower()
+forwarded_allow_ips = ""  # X-Forwarded-* is trusted only through ECHO_TRUSTED_PROXY_HOPS
+logconfig_dict = __import__("service.logs", fromlist=["logconfig_dict"]).logconfig_dict(settings)
+
+
+def on_starting(server):
+    """Start with an empty metrics directory: files of a previous run would be summed in."""
+    if multiproc_dir:
+        shutil.rmtree(multiproc_dir, ignore_errors=True)
+        os.makedirs(multiproc_dir, exist_ok=True)
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges must not count any more."""
+    if multiproc_dir:
+        from service import metrics
+
+        metrics.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):
+    """Flush this worker's spans before it goes."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        from service import tracing
+
+        tracing.shutdown(app)
+
+
+def on_exit(server):
+    """Remove the metrics directory echoscope made for itself."""
+    if _own_multiproc_dir and multiproc_dir:
+        shutil.rmtree(multiproc_dir, ignore_errors=True)

@@ -1,0 +1,31 @@
+"""The application factory: a short list of parts being attached."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from service import control, echo, errors, exchange, health, identity, logs, metrics, tracing
+from service.settings import Settings
+
+
+def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask:
+    """Build echoscope for one worker process; the order of the parts is the order of the hooks."""
+    app = Flask("echoscope")
+    app.request_class = echo.EchoRequest
+    app.config.update(DEBUG=False, TESTING=False, MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    me = identity.of_process(settings)
+    tracing.init_app(app, settings, me)  # first: every later hook runs inside the server span
+    exchange.init_app(app, settings, me)
+    metrics.init_app(app, settings, me)
+    logs.init_app(app, settings, me, log_stream)
+    errors.init_app(app)
+    health.init_app(app)
+    echo_view = echo.init_app(app, settings.max_delay_seconds)
+    control.init_app(app, settings.max_delay_seconds, echo_view)
+    if settings.trusted_proxy_hops:
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    return app

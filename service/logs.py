@@ -1,0 +1,277 @@
+"""Logs: one Cloud-Logging-shaped JSON line per exchange, and the same shape for every other line.
+
+structlog renders everything: the exchange line through a lean BytesLogger,
+gunicorn's and the libraries' stdlib records through `ProcessorFormatter`
+(wired by `logconfig_dict` in `config/gunicorn.conf.py`). Both share one
+processor chain, so every line carries severity, timestamp and trace fields.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+import orjson
+import structlog
+from flask import Flask, Request, Response, request
+from opentelemetry import trace
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from service import echo, exchange, gcp, redact
+from service.exchange import Exchange
+from service.identity import Identity
+from service.settings import Settings
+
+_SEVERITY = {
+    "debug": "DEBUG",
+    "info": "INFO",
+    "notice": "NOTICE",
+    "warning": "WARNING",
+    "warn": "WARNING",
+    "error": "ERROR",
+    "exception": "ERROR",
+    "critical": "CRITICAL",
+}
+_TRACE = "logging.googleapis.com/trace"
+_SPAN = "logging.googleapis.com/spanId"
+_SAMPLED = "logging.googleapis.com/trace_sampled"
+_LABELS = "logging.googleapis.com/labels"
+
+
+class Correlation:
+    """Per-process facts every line carries: the trace prefix and the Cloud Logging labels."""
+
+    trace_prefix = ""
+    labels: dict[str, str] = {}
+
+    @classmethod
+    def set_project(cls, project: str) -> None:
+        cls.trace_prefix = f"projects/{project}/traces/"
+
+
+def add_severity(_: WrappedLogger, method: str, event: EventDict) -> EventDict:
+    """Cloud Logging's `severity` from the log method or the stdlib level."""
+    event["severity"] = _SEVERITY.get(method, "DEFAULT")
+    return event
+
+
+def add_trace(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """The current span's ids, in the fields Cloud Logging correlates with Cloud Trace."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event[_TRACE] = Correlation.trace_prefix + format(context.trace_id, "032x")
+        event[_SPAN] = format(context.span_id, "016x")
+        event[_SAMPLED] = context.trace_flags.sampled
+    if Correlation.labels:
+        event[_LABELS] = Correlation.labels
+    return event
+
+
+def shared_processors() -> list[Processor]:
+    """The chain every line goes through before it is rendered."""
+    return [
+        structlog.contextvars.merge_contextvars,
+        add_severity,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        add_trace,
+        structlog.processors.dict_tracebacks,
+        structlog.processors.EventRenamer("message"),
+    ]
+
+
+def renderer(log_format: str) -> Processor:
+    """orjson for `json` (bytes for BytesLogger), structlog's console renderer for `console`."""
+    if log_format == "console":
+        return structlog.dev.ConsoleRenderer(colors=False)
+    return structlog.processors.JSONRenderer(serializer=orjson.dumps)
+
+
+def stdlib_formatter(log_format: str = "json") -> structlog.stdlib.ProcessorFormatter:
+    """The formatter that renders gunicorn's and the libraries' records like our own lines."""
+    render = renderer(log_format)
+    if log_format == "json":
+        render = structlog.processors.JSONRenderer(serializer=_dumps_text)
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared_processors()[:-1]],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.EventRenamer("message"),
+            render,
+        ],
+    )
+
+
+def logconfig_dict(settings: Settings) -> dict[str, Any]:
+    """gunicorn's `logconfig_dict`: every stdlib record as one JSON line on stdout."""
+    handler = {"class": "logging.StreamHandler", "formatter": "structured", "stream": "ext://sys.stdout"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"structured": {"()": stdlib_formatter, "log_format": settings.log_format}},
+        "filters": {"otel_rate": {"()": OncePerInterval, "prefix": "opentelemetry", "seconds": 60}},
+        "handlers": {"stdout": {**handler, "filters": ["otel_rate"]}},
+        "root": {"level": settings.log_level, "handlers": ["stdout"]},
+        "loggers": {
+            "gunicorn.error": {"level": settings.log_level, "handlers": ["stdout"], "propagate": False},
+            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+        },
+    }
+
+
+class OncePerInterval(logging.Filter):
+    """Let one record per logger and message through per interval, for loggers under `prefix`.
+
+    A dead collector makes the exporter warn on every batch; this keeps that to
+    one line a minute, counting what it held back.
+    """
+
+    def __init__(self, prefix: str, seconds: float) -> None:
+        super().__init__()
+        self._prefix, self._seconds = prefix, seconds
+        self._last: dict[tuple[str, object], float] = {}
+        self._held: dict[tuple[str, object], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._prefix):
+            return True
+        key, now = (record.name, record.msg), time.monotonic()
+        if now - self._last.get(key, -self._seconds) < self._seconds:
+            self._held[key] = self._held.get(key, 0) + 1
+            return False
+        self._last[key] = now
+        held = self._held.pop(key, 0)
+        if held:
+            record.msg = f"{record.msg} ({held} similar lines held back)"
+        return True
+
+
+def init_app(app: Flask, settings: Settings, identity: Identity, stream: IO[bytes] | None = None) -> None:
+    """Configure structlog for this process and write the exchange line after every response."""
+    Correlation.labels = _labels(identity)
+    gcp.discover_project(
+        settings.google_cloud_project,
+        settings.k_service is not None,
+        settings.metadata_host,
+        Correlation.set_project,
+    )
+    logger = _configure(settings, stream or sys.stdout.buffer)
+    exchange.on_finish(app, _exchange_writer(settings, logger))
+
+
+def _configure(settings: Settings, stream: IO[bytes]) -> Any:
+    level = logging.getLevelNamesMapping()[settings.log_level]
+    chain = [*shared_processors(), renderer(settings.log_format)]
+    if settings.log_format == "json":
+        factory: Any = structlog.BytesLoggerFactory(stream)
+    else:
+        factory = structlog.WriteLoggerFactory(_TextStream(stream))
+    structlog.configure(
+        processors=chain,
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=factory,
+        cache_logger_on_first_use=False,
+    )
+    return structlog.wrap_logger(
+        factory(), processors=chain, wrapper_class=structlog.make_filtering_bound_logger(level)
+    )
+
+
+def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Exchange, Response], None]:
+    excluded = frozenset(settings.exclude_paths)
+    as_fragment = settings.log_format == "json"
+    describe = _describer(settings)
+
+    def write(current: Exchange, response: Response) -> None:
+        if request.path in excluded:
+            return
+        status = response.status_code
+        level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+        if not logger.is_enabled_for(level):
+            return
+        seconds = time.perf_counter() - current.started
+        loggable = describe(echo.record_of(current, body=False))
+        encoded = orjson.dumps(loggable)
+        logger.log(
+            level,
+            f"{request.method} {request.path} {status} {seconds * 1000:.1f}ms",
+            httpRequest=_http_request(request, loggable, response, seconds),
+            request=orjson.Fragment(encoded) if as_fragment else loggable,
+            response=_response_part(settings, response, encoded if current.echoed else None),
+        )
+
+    return write
+
+
+def _describer(settings: Settings) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    headers, query, limit = settings.redact_headers, settings.redact_query, settings.log_body_bytes
+
+    def describe(record: dict[str, Any]) -> dict[str, Any]:
+        loggable = dict(record)
+        loggable["headers"] = redact.headers(record["headers"], headers)
+        loggable["cookies"] = redact.mapping(record["cookies"])
+        if record["query_string"]:
+            loggable["args"] = redact.mapping(record["args"], query)
+            loggable["query_string"] = redact.query_string(record["query_string"], query)
+            loggable["url"] = redact.url(record["url"], query)
+        if record["body_size"] and record["body_size"] > limit:
+            loggable.update(data=record["data"][:limit], json=None, form={}, truncated=True)
+        return loggable
+
+    return describe
+
+
+def _http_request(req: Request, loggable: dict[str, Any], response: Response, seconds: float) -> dict[str, Any]:
+    return {
+        "requestMethod": req.method,
+        "requestUrl": loggable["url"],
+        "status": response.status_code,
+        "requestSize": str(loggable["body_size"] or 0),
+        "responseSize": str(response.content_length or 0),
+        "userAgent": req.user_agent.string,
+        "remoteIp": loggable["client_ip"],
+        "referer": req.referrer,
+        "latency": f"{seconds:.6f}s",
+        "protocol": req.environ.get("SERVER_PROTOCOL"),
+    }
+
+
+def _response_part(settings: Settings, response: Response, echoed: bytes | None) -> dict[str, Any]:
+    # An echo response is the record itself: log its redacted form, never the caller's secrets.
+    body = echoed if echoed is not None else response.get_data()
+    limit = settings.log_body_bytes
+    part = {
+        "status": response.status_code,
+        "headers": redact.headers(response.headers, settings.redact_headers),
+        "body": body[:limit].decode("utf-8", "replace"),
+        "body_size": response.content_length or 0,
+    }
+    if len(body) > limit:
+        part["truncated"] = True
+    return part
+
+
+def _labels(identity: Identity) -> dict[str, str]:
+    labels = {"service": identity.service, "instance": identity.instance}
+    if identity.revision:
+        labels["revision"] = identity.revision
+    return labels
+
+
+def _dumps_text(value: Any, **kwargs: Any) -> str:
+    return orjson.dumps(value, **kwargs).decode("utf-8")
+
+
+class _TextStream:
+    """A text view of a byte stream, for the console renderer."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> None:
+        self._stream.write(text.encode("utf-8", "replace"))
+
+    def flush(self) -> None:
+        self._stream.flush()

@@ -1,0 +1,155 @@
+"""Metrics: OpenTelemetry HTTP semantic conventions in Prometheus form, at /metrics.
+
+One worker: a registry of our own with the process and platform collectors,
+and exemplars (trace_id, span_id) on the observations of sampled requests.
+Several workers (PROMETHEUS_MULTIPROC_DIR set by config/gunicorn.conf.py):
+prometheus-client's multiprocess mode, a fresh MultiProcessCollector per scrape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from time import perf_counter
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, request
+from prometheus_client import (
+    CollectorRegistry,
+    Gauge,
+    Histogram,
+    exposition,
+    gc_collector,
+    multiprocess,
+    platform_collector,
+    process_collector,
+)
+
+from service import exchange, routing
+from service.exchange import Exchange
+from service.identity import Identity
+from service.settings import Settings
+
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+SIZE_BUCKETS = (0, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216)
+_LABELS = ("http_request_method", "http_route", "http_response_status_code")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Instruments:
+    """The metric objects of one app, registered in their own registry."""
+
+    registry: CollectorRegistry
+    duration: Histogram
+    request_size: Histogram
+    response_size: Histogram
+    active: Gauge
+    build_info: Gauge
+
+
+def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instruments:
+    """Create every metric of SPEC §5 in a fresh registry."""
+    registry = CollectorRegistry()
+    if not multiprocess_mode:
+        process_collector.ProcessCollector(registry=registry)
+        platform_collector.PlatformCollector(registry=registry)
+        gc_collector.GCCollector(registry=registry)
+    instruments = Instruments(
+        registry=registry,
+        duration=Histogram(
+            "http_server_request_duration_seconds", "Duration of HTTP server requests.",
+            _LABELS, registry=registry, buckets=DURATION_BUCKETS,
+        ),
+        request_size=Histogram(
+            "http_server_request_body_size_bytes", "Size of HTTP server request bodies.",
+            _LABELS, registry=registry, buckets=SIZE_BUCKETS,
+        ),
+        response_size=Histogram(
+            "http_server_response_body_size_bytes", "Size of HTTP server response bodies.",
+            _LABELS, registry=registry, buckets=SIZE_BUCKETS,
+        ),
+        active=Gauge(
+            "http_server_active_requests", "Number of active HTTP server requests.",
+            ("http_request_method",), registry=registry, multiprocess_mode="livesum",
+        ),
+        build_info=Gauge(
+            "echoscope_build_info", "echoscope build information; always 1.",
+            ("version", "python_version", "revision"), registry=registry, multiprocess_mode="max",
+        ),
+    )
+    instruments.build_info.labels(
+        identity.version, identity.python_version, identity.revision or ""
+    ).set(1)
+    return instruments
+
+
+def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
+    """Time every request and serve /metrics (Prometheus text, or OpenMetrics on request)."""
+    instruments = create_instruments(identity, settings.multiprocess)
+    app.extensions["echoscope.metrics"] = instruments
+    app.add_url_rule("/metrics", "metrics", _metrics_view(instruments, settings.multiprocess))
+    if not settings.metrics_enabled:
+        return
+    active = _ActiveRequests(instruments.active)
+    app.before_request(active.enter)
+    app.teardown_request(active.leave)
+    exchange.on_finish(app, _observer(instruments, exemplars=not settings.multiprocess))
+
+
+class _ActiveRequests:
+    """http_server_active_requests: up when a request starts, down however it ends."""
+
+    def __init__(self, gauge: Gauge) -> None:
+        self._children = {method: gauge.labels(method) for method in _METHOD_LABELS}
+
+    def enter(self) -> None:
+        self._children[routing.method_of(request)].inc()
+
+    def leave(self, _: BaseException | None) -> None:
+        self._children[routing.method_of(request)].dec()
+
+
+_METHOD_LABELS = (*sorted(routing.KNOWN_METHODS), routing.OTHER_METHOD)
+
+
+def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Exchange, Response], None]:
+    children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+
+    def children_for(key: tuple[str, str, int]) -> tuple[Any, Any, Any]:
+        found = children.get(key)
+        if found is None:
+            found = children[key] = tuple(  # type: ignore[assignment]
+                metric.labels(key[0], key[1], str(key[2]))
+                for metric in (instruments.duration, instruments.request_size, instruments.response_size)
+            )
+        return found  # type: ignore[return-value]
+
+    def observe(current: Exchange, response: Response) -> None:
+        elapsed = perf_counter() - current.started
+        duration, request_size, response_size = children_for(
+            (routing.method_of(request), routing.route_of(request), response.status_code)
+        )
+        ids = current.trace
+        exemplar = {"trace_id": ids.trace_id, "span_id": ids.span_id} if exemplars and ids and ids.sampled else None
+        duration.observe(elapsed, exemplar)
+        request_size.observe(current.record["body_size"] or 0 if current.record else 0)
+        response_size.observe(response.content_length or 0)
+
+    return observe
+
+
+def _metrics_view(instruments: Instruments, multiprocess_mode: bool) -> Callable[[], Response]:
+    def metrics() -> Response:
+        encoder, content_type = exposition.choose_encoder(request.headers.get("Accept", ""))
+        registry = instruments.registry
+        if multiprocess_mode:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        return Response(encoder(registry), headers={"Content-Type": content_type})
+
+    return metrics
+
+
+def mark_process_dead(pid: int) -> None:
+    """Drop a dead worker's live gauges (gunicorn's child_exit hook calls this)."""
+    multiprocess.mark_process_dead(pid)

@@ -1,0 +1,41 @@
+"""Redaction of secrets (headers, cookies, query parameters) before anything is logged or traced."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote_plus
+
+REDACTED = "[REDACTED]"
+
+
+def headers(values: Mapping[str, str], names: frozenset[str]) -> dict[str, str]:
+    """Copy of a header mapping with the values of `names` (lowercase) redacted."""
+    return {key: REDACTED if key.lower() in names else value for key, value in values.items()}
+
+
+def mapping(values: Mapping[str, Any], names: frozenset[str] | None = None) -> dict[str, Any]:
+    """Copy of a mapping with every value (names=None) or the values of `names` redacted."""
+    if names is None:
+        return dict.fromkeys(values, REDACTED)
+    return {key: REDACTED if key.lower() in names else value for key, value in values.items()}
+
+
+def query_string(query: str, names: frozenset[str]) -> str:
+    """The query string with the values of `names` replaced, the rest byte for byte."""
+    if not query or not names:
+        return query
+    parts = query.split("&")
+    changed = False
+    for index, part in enumerate(parts):
+        key = part.split("=", 1)[0]
+        if unquote_plus(key).lower() in names:
+            parts[index] = f"{key}={REDACTED}"
+            changed = True
+    return "&".join(parts) if changed else query
+
+
+def url(full_url: str, names: frozenset[str]) -> str:
+    """A URL with the values of `names` in its query string replaced."""
+    base, sep, query = full_url.partition("?")
+    return base + sep + query_string(query, names) if sep else full_url

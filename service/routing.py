@@ -1,0 +1,32 @@
+"""Routes and their bounded names: the rule template and the method as telemetry labels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Request
+
+UNMATCHED = "_UNMATCHED"
+OTHER_METHOD = "_OTHER"
+KNOWN_METHODS = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
+)
+
+
+def add_any_method_rule(app: Flask, rule: str, endpoint: str, view: Callable[..., Any]) -> None:
+    """Route every method, known or not, to `view` (Flask's decorator needs a method list)."""
+    app.url_map.add(app.url_rule_class(rule, endpoint=endpoint, methods=None))
+    app.view_functions[endpoint] = view
+
+
+def route_of(req: Request) -> str:
+    """The rule template that matched (`/status/<code>`), never the raw path."""
+    rule = req.url_rule
+    return rule.rule if rule is not None else UNMATCHED
+
+
+def method_of(req: Request) -> str:
+    """The request method, or `_OTHER` when it is not a standard one."""
+    method = req.method
+    return method if method in KNOWN_METHODS else OTHER_METHOD

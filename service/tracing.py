@@ -1,0 +1,146 @@
+"""Traces: a SERVER span per exchange, continuing the caller's trace, exported the standard way.
+
+The provider is created in the worker (create_app runs there, after fork) and
+shut down by gunicorn's worker_exit hook. Propagators, sampler and exporter
+come from the standard OTEL_* settings; exporter endpoints, headers and the
+batch processor's limits are read by the OpenTelemetry SDK itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+
+from flask import Flask, Response, request
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.instrumentation.propagators import (
+    TraceResponsePropagator,
+    set_global_response_propagator,
+)
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import TextMapPropagator
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider, sampling
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+)
+from opentelemetry.util._importlib_metadata import entry_points
+
+from service import exchange, redact, routing
+from service.exchange import Exchange
+from service.identity import Identity
+from service.settings import Settings
+
+_PROVIDER = "echoscope.tracer_provider"
+_SHUTDOWN_TIMEOUT_MILLIS = 5000
+
+
+def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
+    """Instrument the app; call before the other parts so their hooks see the span."""
+    if settings.otel_sdk_disabled:
+        return
+    provider = create_provider(settings, identity)
+    app.extensions[_PROVIDER] = provider
+    propagate.set_global_textmap(create_propagator(settings.propagators))
+    set_global_response_propagator(TraceResponsePropagator())
+    # The instrumentation reads this choice only from the environment, once.
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", settings.semconv_opt_in)
+    FlaskInstrumentor.instrument_app(
+        app,
+        tracer_provider=provider,
+        excluded_urls=excluded_urls(settings.exclude_paths),
+        meter_provider=NoOpMeterProvider(),
+    )
+    exchange.on_finish(app, _scrubber(settings))
+
+
+def create_provider(settings: Settings, identity: Identity) -> TracerProvider:
+    """A TracerProvider with this process's resource, sampler and exporter."""
+    provider = TracerProvider(resource=create_resource(identity), sampler=create_sampler(settings))
+    exporter = create_exporter(settings.traces_exporter)
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def create_resource(identity: Identity) -> Resource:
+    """service.*, and the Cloud Run service, revision and configuration when present."""
+    attributes: dict[str, str] = {
+        "service.name": identity.service,
+        "service.version": identity.version,
+        "service.instance.id": identity.instance,
+    }
+    if identity.revision:
+        attributes.update({"cloud.platform": "gcp_cloud_run", "faas.version": identity.revision})
+        attributes["faas.name"] = identity.service
+        attributes["faas.instance"] = identity.instance
+    if identity.configuration:
+        attributes["gcp.cloud_run.configuration"] = identity.configuration
+    return Resource.create(attributes)
+
+
+def create_sampler(settings: Settings) -> sampling.Sampler:
+    """The sampler named by OTEL_TRACES_SAMPLER, with OTEL_TRACES_SAMPLER_ARG for ratios."""
+    factory = sampling._KNOWN_SAMPLERS[settings.traces_sampler]
+    if settings.traces_sampler.endswith("traceidratio"):
+        return factory(settings.traces_sampler_arg)  # type: ignore[no-any-return,operator]
+    return factory  # type: ignore[return-value]
+
+
+def create_exporter(name: str) -> SpanExporter | None:
+    """The exporter named by OTEL_TRACES_EXPORTER; `none` creates spans but sends none."""
+    if name == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    if name == "console":
+        return ConsoleSpanExporter()
+    return None
+
+
+def create_propagator(names: tuple[str, ...]) -> TextMapPropagator:
+    """The propagators of OTEL_PROPAGATORS, in order: later ones win when several match."""
+    propagators = [
+        next(iter(entry_points(group="opentelemetry_propagator", name=name))).load()()
+        for name in names
+    ]
+    return CompositePropagator(propagators)
+
+
+def excluded_urls(paths: tuple[str, ...]) -> str:
+    """Anchored patterns for the instrumentation, which searches the full URL."""
+    return ",".join(rf"^[a-z]+://[^/]+{re.escape(path)}(\?.*)?$" for path in paths)
+
+
+def shutdown(app: Flask) -> None:
+    """Flush and stop this worker's provider (gunicorn's worker_exit hook calls this)."""
+    provider = app.extensions.get(_PROVIDER)
+    if provider is not None:
+        provider.force_flush(_SHUTDOWN_TIMEOUT_MILLIS)
+        provider.shutdown()
+
+
+def _scrubber(settings: Settings) -> Callable[[Exchange, Response], None]:
+    header_keys = [f"http.request.header.{name.replace('-', '_')}" for name in settings.redact_headers]
+    query_names = settings.redact_query
+
+    def scrub(_: Exchange, __: Response) -> None:
+        span = trace.get_current_span()
+        if not span.is_recording():
+            return
+        query = request.query_string.decode("utf-8", "replace")
+        if query:
+            span.set_attribute("url.query", redact.query_string(query, query_names))
+        attributes = getattr(span, "attributes", None) or {}
+        for key in header_keys:
+            if key in attributes:
+                span.set_attribute(key, [redact.REDACTED])
+        if request.url_rule is None:
+            span.update_name(f"{routing.method_of(request)} {routing.UNMATCHED}")
+
+    return scrub

@@ -35,6 +35,7 @@ accesslog = None  # the exchange log line replaces the access log
 errorlog = "-"
 loglevel = settings.log_level.lower()
 forwarded_allow_ips = ""  # X-Forwarded-* is trusted only through ECHO_TRUSTED_PROXY_HOPS
+control_socket_disable = True  # no gunicornc socket: one per container, none shared between servers
 logconfig_dict = __import__("service.logs", fromlist=["logconfig_dict"]).logconfig_dict(settings)
 
 

@@ -7,7 +7,18 @@ from typing import IO
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from service import control, echo, errors, exchange, health, identity, logs, metrics, tracing
+from service import (
+    control,
+    echo,
+    errors,
+    exchange,
+    health,
+    identity,
+    logs,
+    metrics,
+    openapi,
+    tracing,
+)
 from service.settings import Settings
 
 
@@ -23,6 +34,7 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     logs.init_app(app, settings, me, log_stream)
     errors.init_app(app)
     health.init_app(app)
+    openapi.init_app(app)
     echo_view = echo.init_app(app, settings.max_delay_seconds)
     control.init_app(app, settings.max_delay_seconds, echo_view)
     if settings.trusted_proxy_hops:

@@ -1,0 +1,15 @@
+"""/openapi.json: the OpenAPI 3.1 description of echoscope (service/openapi.json)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, Response
+
+_SPEC = Path(__file__).with_name("openapi.json")
+
+
+def init_app(app: Flask) -> None:
+    """Serve the shipped OpenAPI document at /openapi.json."""
+    body = _SPEC.read_bytes()
+    app.add_url_rule("/openapi.json", "openapi", lambda: Response(body, mimetype="application/json"))

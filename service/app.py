@@ -26,7 +26,7 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     """Build echoscope for one worker process; the order of the parts is the order of the hooks."""
     app = Flask("echoscope")
     app.request_class = echo.EchoRequest
-    app.config.update(DEBUG=False, TESTING=False, MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    app.config.update(DEBUG=False, TESTING=False)
     me = identity.of_process(settings)
     tracing.init_app(app, settings, me)  # first: every later hook runs inside the server span
     exchange.init_app(app, settings, me)
@@ -35,7 +35,7 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     errors.init_app(app)
     health.init_app(app)
     openapi.init_app(app)
-    echo_view = echo.init_app(app, settings.max_delay_seconds)
+    echo_view = echo.init_app(app, settings.max_delay_seconds, settings.max_body_bytes)
     control.init_app(app, settings.max_delay_seconds, echo_view)
     if settings.trusted_proxy_hops:
         hops = settings.trusted_proxy_hops

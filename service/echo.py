@@ -10,6 +10,7 @@ from typing import IO, Any
 import orjson
 from flask import Flask, Request, Response, request
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from service import control, exchange
 from service.routing import add_any_method_rule
@@ -56,9 +57,12 @@ class EchoRequest(Request):
         return HashingSink()  # type: ignore[return-value]
 
 
-def init_app(app: Flask, max_delay_seconds: float) -> Callable[..., Response]:
+def init_app(app: Flask, max_delay_seconds: float, max_body_bytes: int) -> Callable[..., Response]:
     """Register `GET /` (the seed's hello_world), /anything and the catch-all; return the view."""
-    echo_view = _echo_view(max_delay_seconds)
+    # werkzeug stops a streamed (chunked) body at MAX_CONTENT_LENGTH without an error;
+    # letting it read one byte more shows capture() that the body was too large.
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes + 1
+    echo_view = _echo_view(max_delay_seconds, max_body_bytes)
     app.add_url_rule(
         "/", "hello_world", _hello_world_view(echo_view), methods=["GET", "HEAD"]
     )
@@ -67,22 +71,27 @@ def init_app(app: Flask, max_delay_seconds: float) -> Callable[..., Response]:
     return echo_view
 
 
-def record_of(current: Exchange, body: bool = True) -> Record:
+def record_of(current: Exchange, body: bool = True, max_body_bytes: int | None = None) -> Record:
     """The echo record of the current request, captured once per exchange.
 
     With body=False (the log line of an exchange whose view never captured,
     e.g. a 413), the body is not read again.
     """
     if current.record is None:
-        current.record = capture(request, current, body)
+        current.record = capture(request, current, body, max_body_bytes)
     return current.record
 
 
-def capture(req: Request, current: Exchange, body: bool = True) -> Record:
+def capture(
+    req: Request, current: Exchange, body: bool = True, max_body_bytes: int | None = None
+) -> Record:
     """Describe a request as the echo record (SPEC §3); raises 413 for an oversize body."""
     is_multipart = req.mimetype == "multipart/form-data"
     read_body = body and not is_multipart
     raw = req.get_data(cache=True) if read_body else b""
+    form = _flatten(req.form) if body else {}
+    if max_body_bytes is not None and _too_large(req, raw, read_body, max_body_bytes):
+        raise RequestEntityTooLarge(f"The body is larger than {max_body_bytes} bytes.")
     data, encoding = _decode(raw)
     parsed, json_error = _parse_json(req, raw)
     record: Record = {
@@ -93,7 +102,7 @@ def capture(req: Request, current: Exchange, body: bool = True) -> Record:
         "data": data,
         "headers": dict(req.headers.items()),
         "args": _flatten(req.args),
-        "form": _flatten(req.form) if body else {},
+        "form": form,
         "remote_addr": _socket_peer(req),
         "files": [_file_info(key, item) for key, item in req.files.items(multi=True)] if body else [],
         "path": req.path,
@@ -118,11 +127,11 @@ def render(record: Record, status: int = 200) -> Response:
     return Response(orjson.dumps(record), status=status, mimetype="application/json")
 
 
-def _echo_view(max_delay_seconds: float) -> Callable[..., Response]:
+def _echo_view(max_delay_seconds: float, max_body_bytes: int) -> Callable[..., Response]:
     def echo(path: str = "") -> Response:
         controls = control.read(request, max_delay_seconds)
         current = exchange.current()
-        response = render(record_of(current))
+        response = render(record_of(current, True, max_body_bytes))
         current.echoed = True
         return control.apply(controls, response)
 
@@ -138,6 +147,15 @@ def _hello_world_view(echo_view: Callable[..., Response]) -> Callable[[], Respon
     return hello_world
 
 
+def _too_large(req: Request, raw: bytes, read_body: bool, max_body_bytes: int) -> bool:
+    if read_body:
+        return len(raw) > max_body_bytes
+    if req.content_length is not None:
+        return req.content_length > max_body_bytes
+    # A streamed multipart body: the stream stopped one byte past the limit.
+    return bool(getattr(req.stream, "is_exhausted", False))
+
+
 def _decode(raw: bytes) -> tuple[str, str]:
     try:
         return raw.decode("utf-8"), "utf-8"
@@ -150,8 +168,7 @@ def _parse_json(req: Request, raw: bytes) -> tuple[Any, str | None]:
         return None, None
     try:
         value = orjson.loads(raw)
-        orjson.dumps(value)  # integers past 64 bits load but cannot be echoed
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError) as error:
+    except orjson.JSONDecodeError as error:
         return None, str(error)[:_JSON_ERROR_CHARS]
     return value, None
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
+from service.routing import add_strict_rule
+
 
 def init_app(app: Flask) -> None:
     """Register GET /health."""
-    app.add_url_rule("/health", "health", _health, methods=["GET", "HEAD"])
+    add_strict_rule(app, "/health", "health", _health, ("GET", "HEAD"))
 
 
 def _health() -> Response:

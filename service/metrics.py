@@ -87,7 +87,9 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
     """Time every request and serve /metrics (Prometheus text, or OpenMetrics on request)."""
     instruments = create_instruments(identity, settings.multiprocess)
     app.extensions["echoscope.metrics"] = instruments
-    app.add_url_rule("/metrics", "metrics", _metrics_view(instruments, settings.multiprocess))
+    routing.add_strict_rule(
+        app, "/metrics", "metrics", _metrics_view(instruments, settings.multiprocess), ("GET", "HEAD")
+    )
     if not settings.metrics_enabled:
         return
     active = _ActiveRequests(instruments.active)

@@ -6,10 +6,18 @@ from pathlib import Path
 
 from flask import Flask, Response
 
+from service.routing import add_strict_rule
+
 _SPEC = Path(__file__).with_name("openapi.json")
 
 
 def init_app(app: Flask) -> None:
     """Serve the shipped OpenAPI document at /openapi.json."""
     body = _SPEC.read_bytes()
-    app.add_url_rule("/openapi.json", "openapi", lambda: Response(body, mimetype="application/json"))
+    add_strict_rule(
+        app,
+        "/openapi.json",
+        "openapi",
+        lambda: Response(body, mimetype="application/json"),
+        ("GET", "HEAD"),
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Request
+from flask import Flask, Request, request
+from werkzeug.exceptions import MethodNotAllowed
 
 UNMATCHED = "_UNMATCHED"
 OTHER_METHOD = "_OTHER"
@@ -18,6 +19,22 @@ def add_any_method_rule(app: Flask, rule: str, endpoint: str, view: Callable[...
     """Route every method, known or not, to `view` (Flask's decorator needs a method list)."""
     app.url_map.add(app.url_rule_class(rule, endpoint=endpoint, methods=None))
     app.view_functions[endpoint] = view
+
+
+def add_strict_rule(
+    app: Flask, rule: str, endpoint: str, view: Callable[[], Any], methods: tuple[str, ...]
+) -> None:
+    """Route `rule` for every method, answering 405 (with Allow) for those not in `methods`.
+
+    Without this the catch-all echo would answer `POST /health` with 200.
+    """
+
+    def strict() -> Any:
+        if request.method not in methods:
+            raise MethodNotAllowed(valid_methods=list(methods))
+        return view()
+
+    add_any_method_rule(app, rule, endpoint, strict)
 
 
 def route_of(req: Request) -> str:

@@ -20,7 +20,11 @@ if _own_multiproc_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(
         tempfile.gettempdir(), f"echoscope-metrics-{os.getpid()}"
     )
-multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") if settings.web_concurrency > 1 or settings.multiproc_dir else None
+multiproc_dir = (
+    os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if settings.web_concurrency > 1 or settings.multiproc_dir
+    else None
+)
 os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", settings.semconv_opt_in)
 
 bind = f"0.0.0.0:{settings.port}"

@@ -1,3 +1,3 @@
-"""echoscope: an HTTP echo server that shows what reaches a service, the way production tools see it."""
+"""echoscope: an HTTP echo server showing what reaches a service, as production tools see it."""
 
 __version__ = "1.0.0"

@@ -95,4 +95,3 @@ def _media_type(raw: str) -> str:
 def _lookup(req: Request, name: str) -> str | None:
     value = req.args.get(name)
     return value if value is not None else req.headers.get(name)
-

@@ -13,8 +13,8 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from service import control, exchange
-from service.routing import add_any_method_rule
 from service.exchange import Exchange
+from service.routing import add_any_method_rule
 
 Record = dict[str, Any]
 SEED_COOKIE = "echoscope_uuid"
@@ -63,9 +63,7 @@ def init_app(app: Flask, max_delay_seconds: float, max_body_bytes: int) -> Calla
     # letting it read one byte more shows capture() that the body was too large.
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes + 1
     echo_view = _echo_view(max_delay_seconds, max_body_bytes)
-    app.add_url_rule(
-        "/", "hello_world", _hello_world_view(echo_view), methods=["GET", "HEAD"]
-    )
+    app.add_url_rule("/", "hello_world", _hello_world_view(echo_view), methods=["GET", "HEAD"])
     for rule in ("/", "/anything", "/anything/<path:path>", "/<path:path>"):
         add_any_method_rule(app, rule, "echo", echo_view)
     return echo_view
@@ -104,7 +102,9 @@ def capture(
         "args": _flatten(req.args),
         "form": form,
         "remote_addr": _socket_peer(req),
-        "files": [_file_info(key, item) for key, item in req.files.items(multi=True)] if body else [],
+        "files": [_file_info(key, item) for key, item in req.files.items(multi=True)]
+        if body
+        else [],
         "path": req.path,
         "url": req.url,
         "scheme": req.scheme,
@@ -141,7 +141,9 @@ def _echo_view(max_delay_seconds: float, max_body_bytes: int) -> Callable[..., R
 def _hello_world_view(echo_view: Callable[..., Response]) -> Callable[[], Response]:
     def hello_world() -> Response:
         response = echo_view()
-        response.set_cookie(SEED_COOKIE, exchange.current().request_id, httponly=True, samesite="Lax")
+        response.set_cookie(
+            SEED_COOKIE, exchange.current().request_id, httponly=True, samesite="Lax"
+        )
         return response
 
     return hello_world

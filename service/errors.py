@@ -18,7 +18,7 @@ def init_app(app: Flask) -> None:
 
 def http_error(error: HTTPException) -> Response:
     """The JSON response for an HTTP error, keeping its headers (e.g. Allow on 405)."""
-    response = error.get_response()
+    response = Response(status=error.code or 500, headers=error.get_headers())
     status = error.code or 500
     body = {"error": error.name, "status": status, "detail": error.description}
     response.set_data(orjson.dumps(body))

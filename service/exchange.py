@@ -77,7 +77,9 @@ def current_trace_ids() -> TraceIds | None:
     if not context.is_valid:
         return None
     return TraceIds(
-        format(context.trace_id, "032x"), format(context.span_id, "016x"), context.trace_flags.sampled
+        format(context.trace_id, "032x"),
+        format(context.span_id, "016x"),
+        context.trace_flags.sampled,
     )
 
 

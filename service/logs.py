@@ -106,7 +106,11 @@ def stdlib_formatter(log_format: str = "json") -> structlog.stdlib.ProcessorForm
 
 def logconfig_dict(settings: Settings) -> dict[str, Any]:
     """gunicorn's `logconfig_dict`: every stdlib record as one JSON line on stdout."""
-    handler = {"class": "logging.StreamHandler", "formatter": "structured", "stream": "ext://sys.stdout"}
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "structured",
+        "stream": "ext://sys.stdout",
+    }
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -115,7 +119,11 @@ def logconfig_dict(settings: Settings) -> dict[str, Any]:
         "handlers": {"stdout": {**handler, "filters": ["otel_rate"]}},
         "root": {"level": settings.log_level, "handlers": ["stdout"]},
         "loggers": {
-            "gunicorn.error": {"level": settings.log_level, "handlers": ["stdout"], "propagate": False},
+            "gunicorn.error": {
+                "level": settings.log_level,
+                "handlers": ["stdout"],
+                "propagate": False,
+            },
             "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
         },
     }
@@ -148,7 +156,9 @@ class OncePerInterval(logging.Filter):
         return True
 
 
-def init_app(app: Flask, settings: Settings, identity: Identity, stream: IO[bytes] | None = None) -> None:
+def init_app(
+    app: Flask, settings: Settings, identity: Identity, stream: IO[bytes] | None = None
+) -> None:
     """Configure structlog for this process and write the exchange line after every response."""
     Correlation.labels = _labels(identity)
     gcp.discover_project(
@@ -165,9 +175,9 @@ def _configure(settings: Settings, stream: IO[bytes]) -> Any:
     level = logging.getLevelNamesMapping()[settings.log_level]
     chain = [*shared_processors(), renderer(settings.log_format)]
     if settings.log_format == "json":
-        factory: Any = structlog.BytesLoggerFactory(stream)
+        factory: Any = structlog.BytesLoggerFactory(stream)  # type: ignore[arg-type]
     else:
-        factory = structlog.WriteLoggerFactory(_TextStream(stream))
+        factory = structlog.WriteLoggerFactory(_TextStream(stream))  # type: ignore[arg-type]
     structlog.configure(
         processors=chain,
         wrapper_class=structlog.make_filtering_bound_logger(level),
@@ -188,7 +198,9 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Exchange, Res
         if request.path in excluded:
             return
         status = response.status_code
-        level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+        level = (
+            logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+        )
         if not logger.is_enabled_for(level):
             return
         seconds = time.perf_counter() - current.started
@@ -223,7 +235,9 @@ def _describer(settings: Settings) -> Callable[[dict[str, Any]], dict[str, Any]]
     return describe
 
 
-def _http_request(req: Request, loggable: dict[str, Any], response: Response, seconds: float) -> dict[str, Any]:
+def _http_request(
+    req: Request, loggable: dict[str, Any], response: Response, seconds: float
+) -> dict[str, Any]:
     return {
         "requestMethod": req.method,
         "requestUrl": loggable["url"],
@@ -244,7 +258,7 @@ def _response_part(settings: Settings, response: Response, echoed: bytes | None)
     limit = settings.log_body_bytes
     part = {
         "status": response.status_code,
-        "headers": redact.headers(response.headers, settings.redact_headers),
+        "headers": redact.headers(dict(response.headers), settings.redact_headers),
         "body": body[:limit].decode("utf-8", "replace"),
         "body_size": response.content_length or 0,
     }

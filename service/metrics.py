@@ -9,8 +9,8 @@ prometheus-client's multiprocess mode, a fresh MultiProcessCollector per scrape.
 from __future__ import annotations
 
 import dataclasses
-from time import perf_counter
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 
 from flask import Flask, Response, request
@@ -57,24 +57,39 @@ def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instrumen
     instruments = Instruments(
         registry=registry,
         duration=Histogram(
-            "http_server_request_duration_seconds", "Duration of HTTP server requests.",
-            _LABELS, registry=registry, buckets=DURATION_BUCKETS,
+            "http_server_request_duration_seconds",
+            "Duration of HTTP server requests.",
+            _LABELS,
+            registry=registry,
+            buckets=DURATION_BUCKETS,
         ),
         request_size=Histogram(
-            "http_server_request_body_size_bytes", "Size of HTTP server request bodies.",
-            _LABELS, registry=registry, buckets=SIZE_BUCKETS,
+            "http_server_request_body_size_bytes",
+            "Size of HTTP server request bodies.",
+            _LABELS,
+            registry=registry,
+            buckets=SIZE_BUCKETS,
         ),
         response_size=Histogram(
-            "http_server_response_body_size_bytes", "Size of HTTP server response bodies.",
-            _LABELS, registry=registry, buckets=SIZE_BUCKETS,
+            "http_server_response_body_size_bytes",
+            "Size of HTTP server response bodies.",
+            _LABELS,
+            registry=registry,
+            buckets=SIZE_BUCKETS,
         ),
         active=Gauge(
-            "http_server_active_requests", "Number of active HTTP server requests.",
-            ("http_request_method",), registry=registry, multiprocess_mode="livesum",
+            "http_server_active_requests",
+            "Number of active HTTP server requests.",
+            ("http_request_method",),
+            registry=registry,
+            multiprocess_mode="livesum",
         ),
         build_info=Gauge(
-            "echoscope_build_info", "echoscope build information; always 1.",
-            ("version", "python_version", "revision"), registry=registry, multiprocess_mode="max",
+            "echoscope_build_info",
+            "echoscope build information; always 1.",
+            ("version", "python_version", "revision"),
+            registry=registry,
+            multiprocess_mode="max",
         ),
     )
     instruments.build_info.labels(
@@ -88,7 +103,11 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
     instruments = create_instruments(identity, settings.multiprocess)
     app.extensions["echoscope.metrics"] = instruments
     routing.add_strict_rule(
-        app, "/metrics", "metrics", _metrics_view(instruments, settings.multiprocess), ("GET", "HEAD")
+        app,
+        "/metrics",
+        "metrics",
+        _metrics_view(instruments, settings.multiprocess),
+        ("GET", "HEAD"),
     )
     if not settings.metrics_enabled:
         return
@@ -122,7 +141,11 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Exchange, 
         if found is None:
             found = children[key] = tuple(  # type: ignore[assignment]
                 metric.labels(key[0], key[1], str(key[2]))
-                for metric in (instruments.duration, instruments.request_size, instruments.response_size)
+                for metric in (
+                    instruments.duration,
+                    instruments.request_size,
+                    instruments.response_size,
+                )
             )
         return found  # type: ignore[return-value]
 
@@ -132,7 +155,11 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Exchange, 
             (routing.method_of(request), routing.route_of(request), response.status_code)
         )
         ids = current.trace
-        exemplar = {"trace_id": ids.trace_id, "span_id": ids.span_id} if exemplars and ids and ids.sampled else None
+        exemplar = (
+            {"trace_id": ids.trace_id, "span_id": ids.span_id}
+            if exemplars and ids and ids.sampled
+            else None
+        )
         duration.observe(elapsed, exemplar)
         request_size.observe(current.record["body_size"] or 0 if current.record else 0)
         response_size.observe(response.content_length or 0)
@@ -146,7 +173,7 @@ def _metrics_view(instruments: Instruments, multiprocess_mode: bool) -> Callable
         registry = instruments.registry
         if multiprocess_mode:
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return Response(encoder(registry), headers={"Content-Type": content_type})
 
     return metrics
@@ -154,4 +181,4 @@ def _metrics_view(instruments: Instruments, multiprocess_mode: bool) -> Callable
 
 def mark_process_dead(pid: int) -> None:
     """Drop a dead worker's live gauges (gunicorn's child_exit hook calls this)."""
-    multiprocess.mark_process_dead(pid)
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

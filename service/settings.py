@@ -72,7 +72,9 @@ class Settings:
             log_level=reader.get("ECHO_LOG_LEVEL", "INFO", _choice(_LOG_LEVELS, upper=True)),
             log_format=reader.get("ECHO_LOG_FORMAT", "json", _choice(("json", "console"))),
             log_body_bytes=reader.get("ECHO_LOG_BODY_BYTES", "4096", _int_in(0, 1 << 20)),
-            redact_headers=reader.get("ECHO_REDACT_HEADERS", _DEFAULT_REDACT_HEADERS, _name_set, True),
+            redact_headers=reader.get(
+                "ECHO_REDACT_HEADERS", _DEFAULT_REDACT_HEADERS, _name_set, True
+            ),
             redact_query=reader.get("ECHO_REDACT_QUERY", _DEFAULT_REDACT_QUERY, _name_set, True),
             max_body_bytes=reader.get("ECHO_MAX_BODY_BYTES", "10485760", _int_in(0, 1 << 34)),
             max_delay_seconds=reader.get("ECHO_MAX_DELAY_SECONDS", "10.0", _float_in(0, 3600)),

@@ -47,10 +47,10 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
     provider = create_provider(settings, identity)
     app.extensions[_PROVIDER] = provider
     propagate.set_global_textmap(create_propagator(settings.propagators))
-    set_global_response_propagator(TraceResponsePropagator())
+    set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
     # The instrumentation reads this choice only from the environment, once.
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", settings.semconv_opt_in)
-    FlaskInstrumentor.instrument_app(
+    FlaskInstrumentor.instrument_app(  # type: ignore[no-untyped-call]
         app,
         tracer_provider=provider,
         excluded_urls=excluded_urls(settings.exclude_paths),
@@ -126,7 +126,9 @@ def shutdown(app: Flask) -> None:
 
 
 def _scrubber(settings: Settings) -> Callable[[Exchange, Response], None]:
-    header_keys = [f"http.request.header.{name.replace('-', '_')}" for name in settings.redact_headers]
+    header_keys = [
+        f"http.request.header.{name.replace('-', '_')}" for name in settings.redact_headers
+    ]
     query_names = settings.redact_query
 
     def scrub(_: Exchange, __: Response) -> None:

@@ -43,7 +43,9 @@ def test_unbuffered_output(commands: list[dockerfile.Command]) -> None:
     assert dict(zip(env[::2], env[1::2], strict=True))["PYTHONUNBUFFERED"] == "1"
 
 
-def test_requirements_installed_before_the_code_is_copied(commands: list[dockerfile.Command]) -> None:
+def test_requirements_installed_before_the_code_is_copied(
+    commands: list[dockerfile.Command],
+) -> None:
     copy_requirements = _index(commands, "COPY", "requirements.txt")
     install = _index(commands, "RUN", "pip install -r requirements.txt")
     copy_code = _index(commands, "COPY", "service/")
@@ -56,7 +58,9 @@ def test_runs_as_a_non_root_user(commands: list[dockerfile.Command]) -> None:
     assert _index(commands, "USER") < _index(commands, "CMD")
 
 
-def test_exec_form_cmd_runs_gunicorn_with_the_shipped_config(commands: list[dockerfile.Command]) -> None:
+def test_exec_form_cmd_runs_gunicorn_with_the_shipped_config(
+    commands: list[dockerfile.Command],
+) -> None:
     cmd = commands[_index(commands, "CMD")]
     assert cmd.json, "CMD must be in exec form so gunicorn gets SIGTERM directly"
     assert cmd.value == ("gunicorn", "-c", "config/gunicorn.conf.py", "service.wsgi:app")
@@ -76,14 +80,23 @@ def image(tmp_path_factory: pytest.TempPathFactory, commands: list[dockerfile.Co
             source, target = command.value
             destination = workdir / target
             if (ROOT / source).is_dir():
-                shutil.copytree(ROOT / source, destination, ignore=shutil.ignore_patterns("__pycache__"))
+                shutil.copytree(
+                    ROOT / source, destination, ignore=shutil.ignore_patterns("__pycache__")
+                )
             else:
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(ROOT / source, destination if target != "." else workdir)
     venv = workdir / ".image-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run(
-        [str(venv / "bin/pip"), "install", "-q", "--disable-pip-version-check", "-r", "requirements.txt"],
+        [
+            str(venv / "bin/pip"),
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+            "requirements.txt",
+        ],
         cwd=workdir,
         check=True,
     )
@@ -102,7 +115,9 @@ def container(image: Path, commands: list[dockerfile.Command]) -> Iterator[str]:
         "PORT": str(port),
     }
     cmd = list(commands[_index(commands, "CMD")].value)
-    proc = subprocess.Popen(cmd, cwd=image, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, cwd=image, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for_health(url, proc)
@@ -134,4 +149,6 @@ def test_container_command_serves_health_and_root(container: str) -> None:
 
 def test_container_honours_port(container: str) -> None:
     # The fixture picked a free port other than the image's default 8080 and set only $PORT.
-    assert requests.get(f"{container}/anything", timeout=5).json()["host"] == container.split("//")[1]
+    assert (
+        requests.get(f"{container}/anything", timeout=5).json()["host"] == container.split("//")[1]
+    )

@@ -217,7 +217,9 @@ def test_client_ip_from_trusted_forwarded_for(limited: Server) -> None:
 
 
 def test_forwarded_for_is_ignored_without_trusted_hops(server: Server) -> None:
-    record = requests.get(f"{server.url}/anything", headers={"X-Forwarded-For": "203.0.113.9"}).json()
+    record = requests.get(
+        f"{server.url}/anything", headers={"X-Forwarded-For": "203.0.113.9"}
+    ).json()
     assert record["client_ip"] == "127.0.0.1"
 
 

@@ -44,14 +44,19 @@ def test_gunicorn_boot_lines_are_json(server: Server) -> None:
 
 def test_exactly_one_line_per_exchange_and_none_for_excluded(server: Server) -> None:
     ids = [requests.get(f"{server.url}/anything/{n}").headers["X-Request-Id"] for n in range(5)]
-    excluded = [requests.get(f"{server.url}/{path}").headers["X-Request-Id"] for path in ("health", "metrics")]
+    excluded = [
+        requests.get(f"{server.url}/{path}").headers["X-Request-Id"]
+        for path in ("health", "metrics")
+    ]
     server.wait_for_lines(lambda line: line.get("uuid") == ids[-1] and "httpRequest" in line)
     logged = [line["uuid"] for line in server.exchange_lines()]
     assert all(logged.count(request_id) == 1 for request_id in ids)
     assert not set(excluded) & set(logged)
 
 
-@pytest.mark.parametrize(("status", "severity"), [(200, "INFO"), (302, "INFO"), (404, "WARNING"), (503, "ERROR")])
+@pytest.mark.parametrize(
+    ("status", "severity"), [(200, "INFO"), (302, "INFO"), (404, "WARNING"), (503, "ERROR")]
+)
 def test_severity_by_status(server: Server, status: int, severity: str) -> None:
     response = requests.get(f"{server.url}/status/{status}", allow_redirects=False)
     line = _line(server, response)
@@ -98,9 +103,13 @@ def test_trace_fields_from_traceparent(server: Server) -> None:
 
 def test_trace_fields_from_cloud_trace_context(server: Server) -> None:
     response = requests.get(
-        f"{server.url}/anything", headers={"X-Cloud-Trace-Context": "105445aa7843bc8bf206b12000100000/1;o=1"}
+        f"{server.url}/anything",
+        headers={"X-Cloud-Trace-Context": "105445aa7843bc8bf206b12000100000/1;o=1"},
     )
-    assert _line(server, response)["logging.googleapis.com/trace"] == "105445aa7843bc8bf206b12000100000"
+    assert (
+        _line(server, response)["logging.googleapis.com/trace"]
+        == "105445aa7843bc8bf206b12000100000"
+    )
 
 
 def test_trace_fields_without_trace_headers(server: Server) -> None:
@@ -115,7 +124,10 @@ def test_trace_with_project_and_labels(project_server: Server) -> None:
     line = _line(project_server, response)
     assert line["logging.googleapis.com/trace"] == f"projects/my-proj/traces/{TRACE_ID}"
     labels = line["logging.googleapis.com/labels"]
-    assert labels["revision"] == "rev-7" and labels["instance"] == response.json()["server"]["instance"]
+    assert (
+        labels["revision"] == "rev-7"
+        and labels["instance"] == response.json()["server"]["instance"]
+    )
 
 
 def test_redaction(server: Server) -> None:
@@ -160,7 +172,7 @@ def test_bodies_truncated(project_server: Server) -> None:
     "value",
     [
         '"},"severity":"CRITICAL","message":"forged',
-        "\\n{\\\"severity\\\":\\\"CRITICAL\\\"}",
+        '\\n{\\"severity\\":\\"CRITICAL\\"}',
         "\u2028\u2029 line separators",
         "ünïcødé ✓",
     ],
@@ -168,7 +180,9 @@ def test_bodies_truncated(project_server: Server) -> None:
 def test_hostile_values_stay_inside_one_line(server: Server, value: str) -> None:
     before = len(server.lines())
     response = requests.get(
-        f"{server.url}/anything", params={"q": value}, headers={"X-Evil": value.encode().decode("latin-1")}
+        f"{server.url}/anything",
+        params={"q": value},
+        headers={"X-Evil": value.encode().decode("latin-1")},
     )
     line = _line(server, response)
     assert line["request"]["args"]["q"] == value

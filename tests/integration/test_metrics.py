@@ -41,13 +41,16 @@ def test_count_grows_by_exactly_n(metered: Server) -> None:
 def test_labels_are_the_route_template_and_the_status(metered: Server) -> None:
     requests.post(f"{metered.url}/status/418")
     samples = scrape(metered.url)
-    assert total(
-        samples,
-        f"{DURATION}_count",
-        http_request_method="POST",
-        http_route="/status/<code>",
-        http_response_status_code="418",
-    ) >= 1
+    assert (
+        total(
+            samples,
+            f"{DURATION}_count",
+            http_request_method="POST",
+            http_route="/status/<code>",
+            http_response_status_code="418",
+        )
+        >= 1
+    )
     assert not [s for s in samples if s.labels.get("http_route", "").startswith("/status/4")]
 
 
@@ -83,7 +86,9 @@ def test_active_requests_and_build_info(metered: Server) -> None:
 def test_buckets_are_the_semconv_ones(metered: Server) -> None:
     requests.get(f"{metered.url}/anything/b")
     bounds = {
-        s.labels["le"] for s in scrape(metered.url) if s.name == f"{DURATION}_bucket" and s.labels["http_route"] == ROUTE
+        s.labels["le"]
+        for s in scrape(metered.url)
+        if s.name == f"{DURATION}_bucket" and s.labels["http_route"] == ROUTE
     }
     assert bounds == {
         "0.005", "0.01", "0.025", "0.05", "0.075", "0.1", "0.25", "0.5", "0.75",
@@ -95,7 +100,9 @@ def test_body_size_histograms(metered: Server) -> None:
     before = total(scrape(metered.url), "http_server_request_body_size_bytes_sum", http_route=ROUTE)
     requests.post(f"{metered.url}/anything/size", data=b"x" * 1000)
     samples = scrape(metered.url)
-    assert total(samples, "http_server_request_body_size_bytes_sum", http_route=ROUTE) - before == 1000
+    assert (
+        total(samples, "http_server_request_body_size_bytes_sum", http_route=ROUTE) - before == 1000
+    )
     assert total(samples, "http_server_response_body_size_bytes_count", http_route=ROUTE) >= 1
 
 
@@ -109,12 +116,16 @@ def test_openmetrics_negotiation_with_exemplars() -> None:
         assert plain.headers["Content-Type"].startswith("text/plain")
         assert "# EOF" not in plain.text and "process_cpu_seconds_total" in plain.text
         om = requests.get(
-            f"{server.url}/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+            f"{server.url}/metrics",
+            headers={"Accept": "application/openmetrics-text; version=1.0.0"},
         )
         assert om.headers["Content-Type"].startswith("application/openmetrics-text")
         assert om.text.rstrip().endswith("# EOF")
         exemplar = f'# {{span_id="{span_id}",trace_id="0af7651916cd43dd8448eb211c80319c"}}'
-        assert any(line.startswith(f"{DURATION}_bucket") and exemplar in line for line in om.text.splitlines())
+        assert any(
+            line.startswith(f"{DURATION}_bucket") and exemplar in line
+            for line in om.text.splitlines()
+        )
     finally:
         server.stop()
 

@@ -24,7 +24,12 @@ def receiver() -> Iterator[OtlpReceiver]:
 
 @pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
 def traced(request: pytest.FixtureRequest, receiver: OtlpReceiver) -> Iterator[Server]:
-    env = {**receiver.env(), **CLOUD_RUN, "OTEL_SERVICE_NAME": "echo-traces", "GCE_METADATA_HOST": "127.0.0.1:9"}
+    env = {
+        **receiver.env(),
+        **CLOUD_RUN,
+        "OTEL_SERVICE_NAME": "echo-traces",
+        "GCE_METADATA_HOST": "127.0.0.1:9",
+    }
     server = start_server(env, workers=request.param)
     yield server
     server.stop()
@@ -37,7 +42,8 @@ def _trace_id() -> str:
 def test_traceparent_is_continued(traced: Server, receiver: OtlpReceiver) -> None:
     trace_id = _trace_id()
     response = requests.get(
-        f"{traced.url}/anything/a?x=1", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+        f"{traced.url}/anything/a?x=1",
+        headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"},
     )
     span = receiver.wait_for(1, trace_id=trace_id)[0]
     assert span.parent_span_id == "b7ad6b7169203331"
@@ -48,7 +54,9 @@ def test_traceparent_is_continued(traced: Server, receiver: OtlpReceiver) -> Non
 
 def test_cloud_trace_context_is_continued(traced: Server, receiver: OtlpReceiver) -> None:
     trace_id = _trace_id()
-    requests.get(f"{traced.url}/anything", headers={"X-Cloud-Trace-Context": f"{trace_id}/12345;o=1"})
+    requests.get(
+        f"{traced.url}/anything", headers={"X-Cloud-Trace-Context": f"{trace_id}/12345;o=1"}
+    )
     span = receiver.wait_for(1, trace_id=trace_id)[0]
     assert span.parent_span_id == format(12345, "016x")
 
@@ -57,7 +65,10 @@ def test_traceparent_wins_over_cloud_trace_context(traced: Server, receiver: Otl
     wanted, other = _trace_id(), _trace_id()
     requests.get(
         f"{traced.url}/anything",
-        headers={"traceparent": f"00-{wanted}-b7ad6b7169203331-01", "X-Cloud-Trace-Context": f"{other}/1;o=1"},
+        headers={
+            "traceparent": f"00-{wanted}-b7ad6b7169203331-01",
+            "X-Cloud-Trace-Context": f"{other}/1;o=1",
+        },
     )
     assert receiver.wait_for(1, trace_id=wanted)[0].parent_span_id == "b7ad6b7169203331"
     assert not [s for s in receiver.spans if s.trace_id == other]
@@ -73,7 +84,9 @@ def test_traceparent_wins_over_cloud_trace_context(traced: Server, receiver: Otl
         {"X-Cloud-Trace-Context": "a" * 32 + "/" + "9" * 40 + ";o=1"},
     ],
 )
-def test_malformed_context_starts_a_new_trace(traced: Server, receiver: OtlpReceiver, headers: dict[str, str]) -> None:
+def test_malformed_context_starts_a_new_trace(
+    traced: Server, receiver: OtlpReceiver, headers: dict[str, str]
+) -> None:
     response = requests.get(f"{traced.url}/anything/malformed", headers=headers)
     assert response.status_code == 200
     trace = response.json()["trace"]
@@ -83,7 +96,9 @@ def test_malformed_context_starts_a_new_trace(traced: Server, receiver: OtlpRece
 
 def test_span_name_and_attributes(traced: Server, receiver: OtlpReceiver) -> None:
     trace_id = _trace_id()
-    requests.post(f"{traced.url}/status/503", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"})
+    requests.post(
+        f"{traced.url}/status/503", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+    )
     span = receiver.wait_for(1, trace_id=trace_id)[0]
     assert span.name == "POST /status/<code>"
     assert span.attributes["http.request.method"] == "POST"
@@ -92,16 +107,24 @@ def test_span_name_and_attributes(traced: Server, receiver: OtlpReceiver) -> Non
     assert span.attributes["url.path"] == "/status/503"
 
 
-def test_unknown_method_and_catch_all_never_name_the_raw_path(traced: Server, receiver: OtlpReceiver) -> None:
+def test_unknown_method_and_catch_all_never_name_the_raw_path(
+    traced: Server, receiver: OtlpReceiver
+) -> None:
     trace_id = _trace_id()
-    requests.request("PURGE", f"{traced.url}/a/raw/path", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"})
+    requests.request(
+        "PURGE",
+        f"{traced.url}/a/raw/path",
+        headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"},
+    )
     span = receiver.wait_for(1, trace_id=trace_id)[0]
     assert span.name == "HTTP /<path:path>"
 
 
 def test_resource_attributes(traced: Server, receiver: OtlpReceiver) -> None:
     trace_id = _trace_id()
-    response = requests.get(f"{traced.url}/anything", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"})
+    response = requests.get(
+        f"{traced.url}/anything", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+    )
     resource = receiver.wait_for(1, trace_id=trace_id)[0].resource
     assert resource["service.name"] == "echo-svc"
     assert resource["service.version"] == "1.0.0"
@@ -129,8 +152,12 @@ def test_no_redacted_value_in_any_attribute(traced: Server, receiver: OtlpReceiv
 def test_excluded_paths_make_no_span(traced: Server, receiver: OtlpReceiver) -> None:
     trace_id = _trace_id()
     for path in ("/health", "/metrics"):
-        requests.get(f"{traced.url}{path}", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"})
-    requests.get(f"{traced.url}/anything", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"})
+        requests.get(
+            f"{traced.url}{path}", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+        )
+    requests.get(
+        f"{traced.url}/anything", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+    )
     spans = receiver.wait_for(1, trace_id=trace_id)
     assert [s.attributes["url.path"] for s in spans] == ["/anything"]
 
@@ -140,7 +167,9 @@ def test_sigterm_flushes_spans_held_in_the_batch(receiver: OtlpReceiver) -> None
     server = start_server(env, workers=2)
     trace_ids = [_trace_id() for _ in range(10)]
     for trace_id in trace_ids:
-        requests.get(f"{server.url}/anything", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"})
+        requests.get(
+            f"{server.url}/anything", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+        )
     assert server.stop() == 0
     for trace_id in trace_ids:
         receiver.wait_for(1, timeout=2, trace_id=trace_id)
@@ -155,6 +184,8 @@ def test_receiver_down_every_request_still_succeeds() -> None:
     server = start_server(env)
     try:
         with requests.Session() as session:
-            assert all(session.get(f"{server.url}/anything/{n}").status_code == 200 for n in range(50))
+            assert all(
+                session.get(f"{server.url}/anything/{n}").status_code == 200 for n in range(50)
+            )
     finally:
         server.stop()

@@ -18,7 +18,9 @@ def scrape(url: str) -> list[Sample]:
 def total(samples: list[Sample], name: str, **labels: str) -> float:
     """The sum of the samples called `name` whose labels include `labels`."""
     return sum(
-        s.value for s in samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        s.value
+        for s in samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
     )
 
 

@@ -76,7 +76,9 @@ class Server:
         """The exchange log lines (the ones with httpRequest)."""
         return [line for line in self.json_lines() if "httpRequest" in line]
 
-    def wait_for_lines(self, predicate: Any, count: int = 1, timeout: float = 10) -> list[dict[str, Any]]:
+    def wait_for_lines(
+        self, predicate: Any, count: int = 1, timeout: float = 10
+    ) -> list[dict[str, Any]]:
         """Poll until `count` JSON lines match `predicate`; return them."""
         deadline = time.monotonic() + timeout
         found: list[dict[str, Any]] = []
@@ -85,7 +87,9 @@ class Server:
             if len(found) >= count:
                 return found
             time.sleep(0.05)
-        raise AssertionError(f"{len(found)} of {count} lines after {timeout}s:\n{self.output()[-4000:]}")
+        raise AssertionError(
+            f"{len(found)} of {count} lines after {timeout}s:\n{self.output()[-4000:]}"
+        )
 
     def line_for(self, request_id: str, timeout: float = 5) -> dict[str, Any]:
         """The exchange line of the request whose X-Request-Id is `request_id`."""

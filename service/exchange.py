@@ -23,7 +23,7 @@ from service.settings import Settings
 
 Finisher = Callable[["Exchange", Response], None]
 _FINISHERS = "echoscope.finishers"
-_EXPOSED = "X-Request-Id"  # the traceresponse propagator exposes its own header
+_EXPOSED = "X-Request-Id, traceresponse"
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
@@ -34,6 +34,11 @@ class TraceIds:
     trace_id: str
     span_id: str
     sampled: bool
+
+    @property
+    def traceresponse(self) -> str:
+        """The W3C Trace Context level 2 `traceresponse` header value."""
+        return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"trace_id": self.trace_id, "span_id": self.span_id, "sampled": self.sampled}
@@ -129,6 +134,8 @@ def _finisher(finishers: list[Finisher], cors: dict[str, str]) -> Callable[[Resp
     def finish(response: Response) -> Response:
         exchange = current()
         response.headers["X-Request-Id"] = exchange.request_id
+        if exchange.trace is not None:
+            response.headers["traceresponse"] = exchange.trace.traceresponse
         response.headers.update(cors)
         if response.status_code in _NO_BODY_STATUSES:
             response.set_data(b"")

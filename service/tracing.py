@@ -15,9 +15,10 @@ from collections.abc import Callable
 from flask import Flask, Response, request
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
-from opentelemetry.instrumentation.propagators import (
-    TraceResponsePropagator,
-    set_global_response_propagator,
+from opentelemetry.instrumentation import wsgi as otel_wsgi
+from opentelemetry.instrumentation._semconv import (
+    _OpenTelemetrySemanticConventionStability,
+    _OpenTelemetryStabilitySignalType,
 )
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.propagators.composite import CompositePropagator
@@ -47,7 +48,6 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
     provider = create_provider(settings, identity)
     app.extensions[_PROVIDER] = provider
     propagate.set_global_textmap(create_propagator(settings.propagators))
-    set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
     # The instrumentation reads this choice only from the environment, once.
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", settings.semconv_opt_in)
     FlaskInstrumentor.instrument_app(  # type: ignore[no-untyped-call]
@@ -55,8 +55,13 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
         tracer_provider=provider,
         excluded_urls=excluded_urls(settings.exclude_paths),
         meter_provider=NoOpMeterProvider(),
+        enable_commenter=False,  # no database here to tag
     )
-    exchange.on_finish(app, _scrubber(settings))
+    # The instrumentation's WSGI wrapper records OTel metrics (echoscope's metrics are
+    # Prometheus ones) and response attributes, recomputing every request attribute to
+    # do so; the span finisher below sets the response attributes from the response.
+    app.wsgi_app = app._original_wsgi_app  # type: ignore[attr-defined,method-assign]
+    exchange.on_finish(app, _span_finisher(settings))
 
 
 def create_provider(settings: Settings, identity: Identity) -> TracerProvider:
@@ -125,16 +130,20 @@ def shutdown(app: Flask) -> None:
         provider.shutdown()
 
 
-def _scrubber(settings: Settings) -> Callable[[Exchange, Response], None]:
+def _span_finisher(settings: Settings) -> Callable[[Exchange, Response], None]:
     header_keys = [
         f"http.request.header.{name.replace('-', '_')}" for name in settings.redact_headers
     ]
     query_names = settings.redact_query
+    mode = _OpenTelemetrySemanticConventionStability._get_opentelemetry_stability_opt_in_mode(
+        _OpenTelemetryStabilitySignalType.HTTP
+    )
 
-    def scrub(_: Exchange, __: Response) -> None:
+    def finish(_: Exchange, response: Response) -> None:
         span = trace.get_current_span()
         if not span.is_recording():
             return
+        otel_wsgi.add_response_attributes(span, response.status, [], None, mode)
         query = request.query_string.decode("utf-8", "replace")
         if query:
             span.set_attribute("url.query", redact.query_string(query, query_names))
@@ -145,4 +154,4 @@ def _scrubber(settings: Settings) -> Callable[[Exchange, Response], None]:
         if request.url_rule is None:
             span.update_name(f"{routing.method_of(request)} {routing.UNMATCHED}")
 
-    return scrub
+    return finish

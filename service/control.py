@@ -32,8 +32,9 @@ def init_app(app: Flask, max_delay_seconds: float, echo_view: Callable[..., Resp
     """Register /status/<code> and /delay/<seconds>, both answering with the echo record."""
 
     def status(code: str) -> Response:
+        wanted = parse_status(code, "status code")
         response = echo_view()
-        response.status_code = parse_status(code, "status code")
+        response.status_code = wanted
         return response
 
     def delay(seconds: str) -> Response:

@@ -9,15 +9,16 @@ reads what the others already computed instead of re-reading the request.
 from __future__ import annotations
 
 import dataclasses
+import random
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import structlog
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
 from opentelemetry import trace
 
+from service import routing
 from service.identity import Identity
 from service.settings import Settings
 
@@ -25,6 +26,7 @@ Finisher = Callable[["Exchange", Response], None]
 _FINISHERS = "echoscope.finishers"
 _EXPOSED = "X-Request-Id, traceresponse"
 _NO_BODY_STATUSES = frozenset({204, 304})
+_log = structlog.get_logger("echoscope.exchange")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -48,10 +50,13 @@ class TraceIds:
 class Exchange:
     """What echoscope knows about the current request, built once and shared."""
 
+    request: Request
     request_id: str
     started: float
     trace: TraceIds | None
     server: dict[str, Any]
+    method: str
+    route: str
     record: dict[str, Any] | None = None
     echoed: bool = False
 
@@ -90,8 +95,18 @@ def current_trace_ids() -> TraceIds | None:
 
 def _beginner(server: dict[str, Any]) -> Callable[[], None]:
     def begin() -> None:
-        request_id = uuid.uuid4().hex
-        g.exchange = Exchange(request_id, time.perf_counter(), current_trace_ids(), server)
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        # 128 random bits without a syscall (uuid4 reads os.urandom on every call)
+        request_id = f"{random.getrandbits(128):032x}"
+        g.exchange = Exchange(
+            req,
+            request_id,
+            time.perf_counter(),
+            current_trace_ids(),
+            server,
+            routing.method_of(req),
+            routing.route_of(req),
+        )
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(uuid=request_id)
 
@@ -138,10 +153,14 @@ def _finisher(finishers: list[Finisher], cors: dict[str, str]) -> Callable[[Resp
             response.headers["traceresponse"] = exchange.trace.traceresponse
         response.headers.update(cors)
         if response.status_code in _NO_BODY_STATUSES:
+            exchange.echoed = False
             response.set_data(b"")
             response.headers.pop("Content-Type", None)
         for finisher in finishers:
-            finisher(exchange, response)
+            try:
+                finisher(exchange, response)
+            except Exception:  # telemetry must never fail the request it describes
+                _log.exception("telemetry finisher failed", finisher=finisher.__qualname__)
         return response
 
     return finish

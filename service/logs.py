@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import orjson
 import structlog
-from flask import Flask, Request, Response, request
+from flask import Flask, Request, Response
 from opentelemetry import trace
 from structlog.typing import EventDict, Processor, WrappedLogger
 
@@ -39,6 +39,10 @@ _TRACE = "logging.googleapis.com/trace"
 _SPAN = "logging.googleapis.com/spanId"
 _SAMPLED = "logging.googleapis.com/trace_sampled"
 _LABELS = "logging.googleapis.com/labels"
+# Frame locals would carry the request, secrets included, into the log.
+_STRUCTURED_TRACEBACK = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
 
 
 class Correlation:
@@ -77,7 +81,7 @@ def shared_processors() -> list[Processor]:
         add_severity,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
         add_trace,
-        structlog.processors.dict_tracebacks,
+        _STRUCTURED_TRACEBACK,
         structlog.processors.EventRenamer("message"),
     ]
 
@@ -85,7 +89,7 @@ def shared_processors() -> list[Processor]:
 def renderer(log_format: str) -> Processor:
     """orjson for `json` (bytes for BytesLogger), structlog's console renderer for `console`."""
     if log_format == "console":
-        return structlog.dev.ConsoleRenderer(colors=False)
+        return structlog.dev.ConsoleRenderer(colors=False, event_key="message")
     return structlog.processors.JSONRenderer(serializer=orjson.dumps)
 
 
@@ -161,6 +165,7 @@ def init_app(
 ) -> None:
     """Configure structlog for this process and write the exchange line after every response."""
     Correlation.labels = _labels(identity)
+    Correlation.trace_prefix = ""
     gcp.discover_project(
         settings.google_cloud_project,
         settings.k_service is not None,
@@ -191,11 +196,13 @@ def _configure(settings: Settings, stream: IO[bytes]) -> Any:
 
 def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Exchange, Response], None]:
     excluded = frozenset(settings.exclude_paths)
+    query_names = settings.redact_query
     as_fragment = settings.log_format == "json"
     describe = _describer(settings)
 
     def write(current: Exchange, response: Response) -> None:
-        if request.path in excluded:
+        req = current.request
+        if req.path in excluded:
             return
         status = response.status_code
         level = (
@@ -208,8 +215,8 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Exchange, Res
         encoded = orjson.dumps(loggable)
         logger.log(
             level,
-            f"{request.method} {request.path} {status} {seconds * 1000:.1f}ms",
-            httpRequest=_http_request(request, loggable, response, seconds),
+            f"{req.method} {req.path} {status} {seconds * 1000:.1f}ms",
+            httpRequest=_http_request(req, loggable, response, seconds, query_names),
             request=orjson.Fragment(encoded) if as_fragment else loggable,
             response=_response_part(settings, response, encoded if current.echoed else None),
         )
@@ -223,20 +230,29 @@ def _describer(settings: Settings) -> Callable[[dict[str, Any]], dict[str, Any]]
     def describe(record: dict[str, Any]) -> dict[str, Any]:
         loggable = dict(record)
         loggable["headers"] = redact.headers(record["headers"], headers)
-        loggable["cookies"] = redact.mapping(record["cookies"])
+        loggable["cookies"] = redact.cookies(record["cookies"])
         if record["query_string"]:
             loggable["args"] = redact.mapping(record["args"], query)
             loggable["query_string"] = redact.query_string(record["query_string"], query)
             loggable["url"] = redact.url(record["url"], query)
         if record["body_size"] and record["body_size"] > limit:
-            loggable.update(data=record["data"][:limit], json=None, form={}, truncated=True)
+            data = record["data"].encode()[:limit].decode("utf-8", "ignore")
+            loggable.update(data=data, json=None, form={}, truncated=True)
         return loggable
 
     return describe
 
 
+def _referer(referer: str | None, query_names: frozenset[str]) -> str | None:
+    return redact.url(referer, query_names) if referer else referer
+
+
 def _http_request(
-    req: Request, loggable: dict[str, Any], response: Response, seconds: float
+    req: Request,
+    loggable: dict[str, Any],
+    response: Response,
+    seconds: float,
+    query_names: frozenset[str],
 ) -> dict[str, Any]:
     return {
         "requestMethod": req.method,
@@ -244,9 +260,9 @@ def _http_request(
         "status": response.status_code,
         "requestSize": str(loggable["body_size"] or 0),
         "responseSize": str(response.content_length or 0),
-        "userAgent": req.user_agent.string,
+        "userAgent": loggable["headers"].get("User-Agent"),
         "remoteIp": loggable["client_ip"],
-        "referer": req.referrer,
+        "referer": _referer(loggable["headers"].get("Referer"), query_names),
         "latency": f"{seconds:.6f}s",
         "protocol": req.environ.get("SERVER_PROTOCOL"),
     }

@@ -124,7 +124,7 @@ class _ActiveRequests:
         self._children = {method: gauge.labels(method) for method in _METHOD_LABELS}
 
     def enter(self) -> None:
-        self._children[routing.method_of(request)].inc()
+        self._children[exchange.current().method].inc()
 
     def leave(self, _: BaseException | None) -> None:
         self._children[routing.method_of(request)].dec()
@@ -152,7 +152,7 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Exchange, 
     def observe(current: Exchange, response: Response) -> None:
         elapsed = perf_counter() - current.started
         duration, request_size, response_size = children_for(
-            (routing.method_of(request), routing.route_of(request), response.status_code)
+            (current.method, current.route, response.status_code)
         )
         ids = current.trace
         exemplar = (
@@ -161,7 +161,10 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Exchange, 
             else None
         )
         duration.observe(elapsed, exemplar)
-        request_size.observe(current.record["body_size"] or 0 if current.record else 0)
+        record = current.record
+        request_size.observe(
+            record["body_size"] or 0 if record else current.request.content_length or 0
+        )
         response_size.observe(response.content_length or 0)
 
     return observe

@@ -21,6 +21,11 @@ def mapping(values: Mapping[str, Any], names: frozenset[str] | None = None) -> d
     return {key: REDACTED if key.lower() in names else value for key, value in values.items()}
 
 
+def cookies(values: Mapping[str, str]) -> dict[str, str]:
+    """Every cookie value redacted; a nameless cookie (`Cookie: s3cr3t`) is all value."""
+    return {key if value else REDACTED: REDACTED for key, value in values.items()}
+
+
 def query_string(query: str, names: frozenset[str]) -> str:
     """The query string with the values of `names` replaced, the rest byte for byte."""
     if not query or not names:

@@ -22,7 +22,7 @@ _SAMPLERS = (
     "parentbased_always_off",
     "parentbased_traceidratio",
 )
-_PROPAGATORS = ("gcp_trace", "tracecontext", "baggage", "b3", "b3multi", "jaeger", "xray", "none")
+_PROPAGATORS = ("gcp_trace", "tracecontext", "baggage", "none")  # the installed ones
 
 
 class SettingsError(ValueError):

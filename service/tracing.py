@@ -12,14 +12,14 @@ import os
 import re
 from collections.abc import Callable
 
-from flask import Flask, Response, request
+from flask import Flask, Response
 from opentelemetry import propagate, trace
-from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.instrumentation import wsgi as otel_wsgi
 from opentelemetry.instrumentation._semconv import (
     _OpenTelemetrySemanticConventionStability,
     _OpenTelemetryStabilitySignalType,
 )
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
@@ -139,19 +139,19 @@ def _span_finisher(settings: Settings) -> Callable[[Exchange, Response], None]:
         _OpenTelemetryStabilitySignalType.HTTP
     )
 
-    def finish(_: Exchange, response: Response) -> None:
+    def finish(current: Exchange, response: Response) -> None:
         span = trace.get_current_span()
         if not span.is_recording():
             return
         otel_wsgi.add_response_attributes(span, response.status, [], None, mode)
-        query = request.query_string.decode("utf-8", "replace")
+        query = current.request.query_string.decode("utf-8", "replace")
         if query:
             span.set_attribute("url.query", redact.query_string(query, query_names))
         attributes = getattr(span, "attributes", None) or {}
         for key in header_keys:
             if key in attributes:
                 span.set_attribute(key, [redact.REDACTED])
-        if request.url_rule is None:
-            span.update_name(f"{routing.method_of(request)} {routing.UNMATCHED}")
+        if current.route == routing.UNMATCHED:
+            span.update_name(f"{current.method} {routing.UNMATCHED}")
 
     return finish

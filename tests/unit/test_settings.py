@@ -1,0 +1,177 @@
+"""Settings: every variable of SPEC §2 read from a plain dict, validated, frozen."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from service import tracing
+from service.settings import Settings, SettingsError
+
+PARSED = [
+    ("PORT", "9090", "port", 9090),
+    ("PORT", " 8081 ", "port", 8081),
+    ("WEB_CONCURRENCY", "4", "web_concurrency", 4),
+    ("ECHO_THREADS", "16", "threads", 16),
+    ("ECHO_LOG_LEVEL", "warning", "log_level", "WARNING"),
+    ("ECHO_LOG_FORMAT", "console", "log_format", "console"),
+    ("ECHO_LOG_FORMAT", "JSON", "log_format", "json"),
+    ("ECHO_LOG_BODY_BYTES", "0", "log_body_bytes", 0),
+    ("ECHO_LOG_BODY_BYTES", "128", "log_body_bytes", 128),
+    ("ECHO_REDACT_HEADERS", "X-Secret, Authorization", "redact_headers",
+     frozenset({"x-secret", "authorization"})),
+    ("ECHO_REDACT_HEADERS", "", "redact_headers", frozenset()),
+    ("ECHO_REDACT_QUERY", "Token,pw", "redact_query", frozenset({"token", "pw"})),
+    ("ECHO_MAX_BODY_BYTES", "1024", "max_body_bytes", 1024),
+    ("ECHO_MAX_DELAY_SECONDS", "0.5", "max_delay_seconds", 0.5),
+    ("ECHO_TRUSTED_PROXY_HOPS", "1", "trusted_proxy_hops", 1),
+    ("ECHO_CORS_ORIGIN", "https://app.example", "cors_origin", "https://app.example"),
+    ("ECHO_CORS_ORIGIN", "", "cors_origin", ""),
+    ("ECHO_EXCLUDE_PATHS", "/ping, /ready", "exclude_paths", ("/ping", "/ready")),
+    ("ECHO_EXCLUDE_PATHS", "", "exclude_paths", ()),
+    ("ECHO_METRICS", "false", "metrics_enabled", False),
+    ("PROMETHEUS_MULTIPROC_DIR", "/tmp/prom", "multiproc_dir", "/tmp/prom"),
+    ("GOOGLE_CLOUD_PROJECT", "my-project", "google_cloud_project", "my-project"),
+    ("K_SERVICE", "svc", "k_service", "svc"),
+    ("K_REVISION", "svc-00001-abc", "k_revision", "svc-00001-abc"),
+    ("K_CONFIGURATION", "svc", "k_configuration", "svc"),
+    ("OTEL_SDK_DISABLED", "true", "otel_sdk_disabled", True),
+    ("OTEL_SERVICE_NAME", "probe", "service_name", "probe"),
+    ("OTEL_TRACES_EXPORTER", "otlp", "traces_exporter", "otlp"),
+    ("OTEL_TRACES_EXPORTER", "console", "traces_exporter", "console"),
+    ("OTEL_TRACES_SAMPLER", "traceidratio", "traces_sampler", "traceidratio"),
+    ("OTEL_TRACES_SAMPLER", "always_off", "traces_sampler", "always_off"),
+    ("OTEL_TRACES_SAMPLER_ARG", "0.25", "traces_sampler_arg", 0.25),
+    ("OTEL_PROPAGATORS", "tracecontext", "propagators", ("tracecontext",)),
+    ("OTEL_PROPAGATORS", "none", "propagators", ()),
+    ("OTEL_SEMCONV_STABILITY_OPT_IN", "http/dup", "semconv_opt_in", "http/dup"),
+    ("GCE_METADATA_HOST", "127.0.0.1:9", "metadata_host", "127.0.0.1:9"),
+]  # fmt: skip
+
+BAD = [
+    ("PORT", "abc"),
+    ("PORT", "0"),
+    ("PORT", "65536"),
+    ("PORT", "80.5"),
+    ("WEB_CONCURRENCY", "0"),
+    ("ECHO_THREADS", "many"),
+    ("ECHO_LOG_LEVEL", "LOUD"),
+    ("ECHO_LOG_FORMAT", "xml"),
+    ("ECHO_LOG_BODY_BYTES", "-5"),
+    ("ECHO_MAX_BODY_BYTES", "-1"),
+    ("ECHO_MAX_DELAY_SECONDS", "nan"),
+    ("ECHO_MAX_DELAY_SECONDS", "-1"),
+    ("ECHO_TRUSTED_PROXY_HOPS", "-1"),
+    ("ECHO_CORS_ORIGIN", "https://a.example\r\nX-Injected: 1"),
+    ("ECHO_EXCLUDE_PATHS", "health"),
+    ("ECHO_METRICS", "maybe"),
+    ("OTEL_SDK_DISABLED", "perhaps"),
+    ("OTEL_TRACES_EXPORTER", "zipkin"),
+    ("OTEL_TRACES_SAMPLER", "sometimes"),
+    ("OTEL_TRACES_SAMPLER_ARG", "2"),
+    ("OTEL_TRACES_SAMPLER_ARG", "nan"),
+    ("OTEL_PROPAGATORS", "foo"),
+    ("OTEL_PROPAGATORS", "tracecontext,foo"),
+]
+
+
+def test_defaults_equal_the_dataclass_defaults() -> None:
+    assert Settings.from_env({}) == Settings()
+
+
+def test_defaults_are_those_of_the_spec() -> None:
+    settings = Settings()
+    assert (settings.port, settings.web_concurrency, settings.threads) == (8080, 1, 8)
+    assert (settings.log_level, settings.log_format, settings.log_body_bytes) == (
+        "INFO",
+        "json",
+        4096,
+    )
+    assert settings.redact_headers == {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "x-serverless-authorization",
+    }
+    assert settings.redact_query == {
+        "token",
+        "access_token",
+        "password",
+        "secret",
+        "api_key",
+        "key",
+        "sig",
+        "signature",
+    }
+    assert (settings.max_body_bytes, settings.max_delay_seconds) == (10485760, 10)
+    assert (settings.trusted_proxy_hops, settings.cors_origin) == (0, "*")
+    assert settings.exclude_paths == ("/health", "/metrics")
+    assert settings.google_cloud_project is None
+    assert (settings.service_name, settings.traces_exporter) == ("echoscope", "none")
+    assert settings.propagators == ("gcp_trace", "tracecontext", "baggage")
+
+
+@pytest.mark.parametrize(("variable", "raw", "field", "expected"), PARSED)
+def test_variable_is_parsed(variable: str, raw: str, field: str, expected: Any) -> None:
+    assert getattr(Settings.from_env({variable: raw}), field) == expected
+
+
+def test_unrelated_variables_are_ignored() -> None:
+    assert Settings.from_env({"HOME": "/root", "ECHO_UNKNOWN": "x"}) == Settings()
+
+
+def test_blank_port_falls_back_to_the_default() -> None:
+    assert Settings.from_env({"PORT": "  "}).port == 8080
+
+
+@pytest.mark.parametrize(("variable", "raw"), BAD)
+def test_bad_value_names_the_variable_and_the_value(variable: str, raw: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({variable: raw})
+    assert variable in str(caught.value)
+    assert repr(raw) in str(caught.value) or raw in str(caught.value)
+
+
+def test_settings_error_is_a_value_error() -> None:
+    assert issubclass(SettingsError, ValueError)
+
+
+def test_empty_cors_origin_means_no_cors() -> None:
+    assert Settings.from_env({"ECHO_CORS_ORIGIN": ""}).cors_origin == ""
+
+
+def test_unset_cors_origin_means_any_origin() -> None:
+    assert Settings.from_env({}).cors_origin == "*"
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.port = 1  # type: ignore[misc]
+
+
+def test_multiprocess_follows_the_multiproc_dir() -> None:
+    assert not Settings().multiprocess
+    assert Settings.from_env({"PROMETHEUS_MULTIPROC_DIR": "/tmp/prom"}).multiprocess
+
+
+def test_optional_variables_treat_blank_as_unset() -> None:
+    settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": " ", "K_SERVICE": ""})
+    assert (settings.google_cloud_project, settings.k_service) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "name", ["gcp_trace", "tracecontext", "baggage", "b3", "b3multi", "jaeger", "xray"]
+)
+def test_an_accepted_propagator_can_be_built(name: str) -> None:
+    # A propagator Settings accepts must not crash create_app later with StopIteration.
+    try:
+        settings = Settings.from_env({"OTEL_PROPAGATORS": name})
+    except SettingsError as error:
+        assert "OTEL_PROPAGATORS" in str(error)
+        return
+    assert tracing.create_propagator(settings.propagators) is not None

@@ -18,6 +18,7 @@ from prometheus_client import (
     CollectorRegistry,
     Gauge,
     Histogram,
+    disable_created_metrics,
     exposition,
     gc_collector,
     multiprocess,
@@ -49,6 +50,7 @@ class Instruments:
 
 def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instruments:
     """Create every metric of SPEC §5 in a fresh registry."""
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created: noise here
     registry = CollectorRegistry()
     if not multiprocess_mode:
         process_collector.ProcessCollector(registry=registry)

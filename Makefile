@@ -27,8 +27,8 @@ tools:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
 
 lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check service tests bench config
-	$(VENV)/bin/ruff format --check service tests bench config
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict service
 
 unit: $(VENV)/.dev

@@ -43,8 +43,8 @@ test: $(VENV)/.dev tools lint
 audit: $(VENV)/.dev
 	bash tests/audit.sh $(PY)
 
-bench:
-	bash bench/run.sh
+bench: $(VENV)/.runtime
+	bash bench/run.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Load benchmarks of echoscope against its peers (see bench/README.md)."""

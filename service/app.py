@@ -17,6 +17,7 @@ from service import (
     logs,
     metrics,
     openapi,
+    routing,
     tracing,
 )
 from service.settings import Settings
@@ -24,8 +25,9 @@ from service.settings import Settings
 
 def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask:
     """Build echoscope for one worker process; the order of the parts is the order of the hooks."""
-    app = Flask("echoscope")
+    app = Flask("echoscope", static_folder=None)  # no /static route: every path echoes
     app.request_class = echo.EchoRequest
+    routing.use_any_path(app)
     app.config.update(DEBUG=False, TESTING=False)
     me = identity.of_process(settings)
     tracing.init_app(app, settings, me)  # first: every later hook runs inside the server span

@@ -16,7 +16,8 @@ from service.routing import add_any_method_rule
 STATUS = "x-set-response-status-code"
 DELAY_MS = "x-set-response-delay-ms"
 CONTENT_TYPE = "x-set-response-content-type"
-_MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+\"-]+)*", re.ASCII)
+# Spaces and tabs only: the value becomes a response header, never a line break in it.
+_MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+([ \t]*;[ \t]*[\w.+-]+=[\w.+\"-]+)*", re.ASCII)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -72,7 +73,7 @@ def apply(controls: Controls, response: Response) -> Response:
 
 def parse_status(raw: str, name: str) -> int:
     """A status code from 200 to 599, or a 400 naming the bad value."""
-    if not raw.isascii() or not raw.isdigit() or not 200 <= int(raw) <= 599:
+    if len(raw) != 3 or not raw.isascii() or not raw.isdigit() or not 200 <= int(raw) <= 599:
         raise BadRequest(f"{name} must be an integer from 200 to 599, got {raw[:64]!r}")
     return int(raw)
 

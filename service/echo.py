@@ -12,7 +12,7 @@ from typing import IO, Any
 import orjson
 from flask import Flask, Request, Response, request
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from service import control, exchange
 from service.exchange import Exchange
@@ -90,8 +90,7 @@ def capture(
     """Describe a request as the echo record (SPEC §3); raises 413 for an oversize body."""
     is_multipart = req.mimetype == "multipart/form-data"
     read_body = body and not is_multipart
-    raw = req.get_data(cache=True) if read_body else b""
-    form = _flatten(req.form) if body else {}
+    raw, form = _read_body(req, read_body, body)
     if max_body_bytes is not None and _too_large(req, raw, read_body, max_body_bytes):
         raise RequestEntityTooLarge(f"The body is larger than {max_body_bytes} bytes.")
     data, encoding = _decode(raw)
@@ -151,6 +150,17 @@ def _hello_world_view(echo_view: Callable[..., Response]) -> Callable[[], Respon
         return response
 
     return hello_world
+
+
+def _read_body(req: Request, read_raw: bool, parse_form: bool) -> tuple[bytes, dict[str, Any]]:
+    try:
+        raw = req.get_data(cache=True) if read_raw else b""
+        form = _flatten(req.form) if parse_form else {}
+    except HTTPException:
+        raise
+    except Exception as error:  # the server's own framing errors, e.g. gunicorn's InvalidChunkSize
+        raise BadRequest(f"The request body could not be read: {error}"[:200]) from error
+    return raw, form
 
 
 def _too_large(req: Request, raw: bytes, read_body: bool, max_body_bytes: int) -> bool:

@@ -68,6 +68,7 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
     if settings.cors_origin:
         app.before_request(_preflight)
     app.after_request(_finisher(finishers, _cors_headers(settings.cors_origin)))
+    app.teardown_request(_end)
 
 
 def on_finish(app: Flask, finisher: Finisher) -> None:
@@ -120,6 +121,11 @@ def _server_info(identity: Identity) -> dict[str, Any]:
         "revision": identity.revision,
         "instance": identity.instance,
     }
+
+
+def _end(_: BaseException | None) -> None:
+    # gunicorn reuses the thread: its own lines after this request must not carry its uuid.
+    structlog.contextvars.clear_contextvars()
 
 
 def _preflight() -> Response | None:

@@ -93,13 +93,19 @@ def renderer(log_format: str) -> Processor:
     return structlog.processors.JSONRenderer(serializer=orjson.dumps)
 
 
-def stdlib_formatter(log_format: str = "json") -> structlog.stdlib.ProcessorFormatter:
+def stdlib_formatter(
+    log_format: str = "json", redact_query: tuple[str, ...] = ()
+) -> structlog.stdlib.ProcessorFormatter:
     """The formatter that renders gunicorn's and the libraries' records like our own lines."""
     render = renderer(log_format)
     if log_format == "json":
         render = structlog.processors.JSONRenderer(serializer=_dumps_text)
     return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared_processors()[:-1]],
+        foreign_pre_chain=[
+            structlog.stdlib.add_logger_name,
+            _message_redactor(frozenset(redact_query)),
+            *shared_processors()[:-1],
+        ],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.EventRenamer("message"),
@@ -118,7 +124,13 @@ def logconfig_dict(settings: Settings) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"structured": {"()": stdlib_formatter, "log_format": settings.log_format}},
+        "formatters": {
+            "structured": {
+                "()": stdlib_formatter,
+                "log_format": settings.log_format,
+                "redact_query": tuple(sorted(settings.redact_query)),
+            }
+        },
         "filters": {"otel_rate": {"()": OncePerInterval, "prefix": "opentelemetry", "seconds": 60}},
         "handlers": {"stdout": {**handler, "filters": ["otel_rate"]}},
         "root": {"level": settings.log_level, "handlers": ["stdout"]},
@@ -229,7 +241,7 @@ def _describer(settings: Settings) -> Callable[[dict[str, Any]], dict[str, Any]]
 
     def describe(record: dict[str, Any]) -> dict[str, Any]:
         loggable = dict(record)
-        loggable["headers"] = redact.headers(record["headers"], headers)
+        loggable["headers"] = redact.headers(record["headers"], headers, query)
         loggable["cookies"] = redact.cookies(record["cookies"])
         if record["query_string"]:
             loggable["args"] = redact.mapping(record["args"], query)
@@ -274,13 +286,27 @@ def _response_part(settings: Settings, response: Response, echoed: bytes | None)
     limit = settings.log_body_bytes
     part = {
         "status": response.status_code,
-        "headers": redact.headers(dict(response.headers), settings.redact_headers),
+        "headers": redact.headers(
+            dict(response.headers), settings.redact_headers, settings.redact_query
+        ),
         "body": body[:limit].decode("utf-8", "replace"),
         "body_size": response.content_length or 0,
     }
     if len(body) > limit:
         part["truncated"] = True
     return part
+
+
+def _message_redactor(names: frozenset[str]) -> Processor:
+    redact_text = redact.in_text(names)
+
+    def redact_message(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+        message = event.get("event")
+        if isinstance(message, str):
+            event["event"] = redact_text(message)
+        return event
+
+    return redact_message
 
 
 def _labels(identity: Identity) -> dict[str, str]:

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
 REDACTED = "[REDACTED]"
 
 
-def headers(values: Mapping[str, str], names: frozenset[str]) -> dict[str, str]:
-    """Copy of a header mapping with the values of `names` (lowercase) redacted."""
-    return {key: REDACTED if key.lower() in names else value for key, value in values.items()}
+_URL_HEADERS = frozenset({"referer", "location", "content-location"})
+
+
+def headers(
+    values: Mapping[str, str], names: frozenset[str], query_names: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """Copy of a header mapping with the values of `names` (lowercase) redacted, and the
+    query parameters of `query_names` redacted inside URL-valued headers (Referer, …)."""
+    redacted = {}
+    for key, value in values.items():
+        lower = key.lower()
+        if lower in names:
+            value = REDACTED
+        elif lower in _URL_HEADERS:
+            value = url(value, query_names)
+        redacted[key] = value
+    return redacted
+
+
+def in_text(names: frozenset[str]) -> Callable[[str], str]:
+    """A function redacting `name=value` query parameters of `names` anywhere in a text
+    (gunicorn's own lines quote raw request lines)."""
+    if not names:
+        return lambda text: text
+    pattern = re.compile(
+        r"(?i)(?<=[?&;])(" + "|".join(map(re.escape, sorted(names))) + r")=[^&\s\"'#]*"
+    )
+    return lambda text: pattern.sub(rf"\1={REDACTED}", text)
 
 
 def mapping(values: Mapping[str, Any], names: frozenset[str] | None = None) -> dict[str, Any]:

@@ -7,12 +7,24 @@ from typing import Any
 
 from flask import Flask, Request, request
 from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.routing import PathConverter
 
 UNMATCHED = "_UNMATCHED"
 OTHER_METHOD = "_OTHER"
 KNOWN_METHODS = frozenset(
     {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
 )
+
+
+class AnyPathConverter(PathConverter):
+    """werkzeug's `path`, matching line breaks too (`/a%0Ab` must echo, not 404)."""
+
+    regex = r"[^/][\s\S]*?"
+
+
+def use_any_path(app: Flask) -> None:
+    """Make `<path:...>` rules match every path, line breaks included."""
+    app.url_map.converters["path"] = AnyPathConverter
 
 
 def add_any_method_rule(app: Flask, rule: str, endpoint: str, view: Callable[..., Any]) -> None:

@@ -38,6 +38,7 @@ from service.identity import Identity
 from service.settings import Settings
 
 _PROVIDER = "echoscope.tracer_provider"
+_REFERER = "http.request.header.referer"
 _SHUTDOWN_TIMEOUT_MILLIS = 5000
 
 
@@ -151,6 +152,9 @@ def _span_finisher(settings: Settings) -> Callable[[Exchange, Response], None]:
         for key in header_keys:
             if key in attributes:
                 span.set_attribute(key, [redact.REDACTED])
+        referer = attributes.get(_REFERER)
+        if referer:
+            span.set_attribute(_REFERER, [redact.url(value, query_names) for value in referer])
         if current.route == routing.UNMATCHED:
             span.update_name(f"{current.method} {routing.UNMATCHED}")
 

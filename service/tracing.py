@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable
 
 from flask import Flask, Response
@@ -39,7 +40,7 @@ from service.settings import Settings
 
 _PROVIDER = "echoscope.tracer_provider"
 _REFERER = "http.request.header.referer"
-_SHUTDOWN_TIMEOUT_MILLIS = 5000
+_SHUTDOWN_TIMEOUT_MILLIS = 3000
 
 
 def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
@@ -124,11 +125,20 @@ def excluded_urls(paths: tuple[str, ...]) -> str:
 
 
 def shutdown(app: Flask) -> None:
-    """Flush and stop this worker's provider (gunicorn's worker_exit hook calls this)."""
+    """Flush and stop this worker's provider (gunicorn's worker_exit hook calls this).
+
+    Bounded: a hung collector must not hold the worker past Cloud Run's grace period.
+    """
     provider = app.extensions.get(_PROVIDER)
     if provider is not None:
-        provider.force_flush(_SHUTDOWN_TIMEOUT_MILLIS)
-        provider.shutdown()
+        stopper = threading.Thread(target=_flush_and_stop, args=(provider,), daemon=True)
+        stopper.start()
+        stopper.join(_SHUTDOWN_TIMEOUT_MILLIS / 1000)
+
+
+def _flush_and_stop(provider: TracerProvider) -> None:
+    provider.force_flush(_SHUTDOWN_TIMEOUT_MILLIS)
+    provider.shutdown()
 
 
 def _span_finisher(settings: Settings) -> Callable[[Exchange, Response], None]:

@@ -7,6 +7,7 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
+from service.logconfig import logconfig_dict as make_logconfig_dict
 from service.settings import Settings, SettingsError
 
 try:
@@ -43,7 +44,7 @@ errorlog = "-"
 loglevel = settings.log_level.lower()
 forwarded_allow_ips = ""  # X-Forwarded-* is trusted only through ECHO_TRUSTED_PROXY_HOPS
 control_socket_disable = True  # no gunicornc socket: one per container, none shared between servers
-logconfig_dict = __import__("service.logs", fromlist=["logconfig_dict"]).logconfig_dict(settings)
+logconfig_dict = make_logconfig_dict(settings)
 
 
 class NoAccessLogger(Logger):

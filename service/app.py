@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import (
+    body,
     control,
     echo,
     errors,
@@ -26,7 +27,7 @@ from service.settings import Settings
 def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask:
     """Build echoscope for one worker process; the order of the parts is the order of the hooks."""
     app = Flask("echoscope", static_folder=None)  # no /static route: every path echoes
-    app.request_class = echo.EchoRequest
+    app.request_class = body.EchoRequest
     routing.use_any_path(app)
     app.config.update(DEBUG=False, TESTING=False)
     me = identity.of_process(settings)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from service import logs
+from service import logconfig, logs
 from service.settings import Settings
 from tests.unit.conftest import (
     CLOUD_TRACE_ID,
@@ -447,7 +447,7 @@ def restored_logging() -> Iterator[None]:
 
 
 def _configured_stream(settings: Settings) -> io.StringIO:
-    logging.config.dictConfig(logs.logconfig_dict(settings))
+    logging.config.dictConfig(logconfig.logconfig_dict(settings))
     stream = io.StringIO()
     (handler,) = logging.getLogger("gunicorn.error").handlers
     handler.setStream(stream)  # type: ignore[attr-defined]
@@ -500,7 +500,7 @@ def test_logconfig_dict_renders_an_exception_as_structure() -> None:
 def test_stdlib_record_inside_a_request_carries_its_trace(echo: Echo) -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logs.stdlib_formatter("json"))
+    handler.setFormatter(logconfig.stdlib_formatter("json"))
     logger = logging.getLogger("tests.unit.inside")
     logger.addHandler(handler)
     logger.propagate = False
@@ -541,7 +541,7 @@ def _record(name: str, msg: str) -> logging.LogRecord:
 
 
 def test_once_per_interval_holds_back_repeats() -> None:
-    gate = logs.OncePerInterval("opentelemetry", 60)
+    gate = logconfig.OncePerInterval("opentelemetry", 60)
     name = "opentelemetry.exporter.otlp"
     assert gate.filter(_record(name, "export failed"))
     assert not gate.filter(_record(name, "export failed"))
@@ -549,7 +549,7 @@ def test_once_per_interval_holds_back_repeats() -> None:
 
 
 def test_once_per_interval_lets_other_messages_and_loggers_through() -> None:
-    gate = logs.OncePerInterval("opentelemetry", 60)
+    gate = logconfig.OncePerInterval("opentelemetry", 60)
     assert gate.filter(_record("opentelemetry.sdk", "a"))
     assert gate.filter(_record("opentelemetry.sdk", "b"))
     assert gate.filter(_record("opentelemetry.other", "a"))
@@ -559,7 +559,7 @@ def test_once_per_interval_lets_other_messages_and_loggers_through() -> None:
 def test_once_per_interval_releases_with_a_count(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
     monkeypatch.setattr(logs.time, "monotonic", lambda: clock[0])
-    gate = logs.OncePerInterval("opentelemetry", 60)
+    gate = logconfig.OncePerInterval("opentelemetry", 60)
     assert gate.filter(_record("opentelemetry.sdk", "export failed"))
     assert not gate.filter(_record("opentelemetry.sdk", "export failed"))
     assert not gate.filter(_record("opentelemetry.sdk", "export failed"))
@@ -570,6 +570,6 @@ def test_once_per_interval_releases_with_a_count(monkeypatch: pytest.MonkeyPatch
 
 
 def test_logconfig_dict_applies_the_rate_filter_to_opentelemetry() -> None:
-    config = logs.logconfig_dict(Settings())
+    config = logconfig.logconfig_dict(Settings())
     assert "otel_rate" in config["handlers"]["stdout"]["filters"]
     assert config["filters"]["otel_rate"]["prefix"] == "opentelemetry"

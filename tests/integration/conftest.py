@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.otlp import OtlpReceiver
 from tests.support.server import Server, start_server
 
 
@@ -13,3 +14,11 @@ def server() -> Iterator[Server]:
     running = start_server()
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[OtlpReceiver]:
+    """A real OTLP/HTTP receiver on 127.0.0.1, for one test module."""
+    running = OtlpReceiver()
+    yield running
+    running.close()

@@ -31,13 +31,6 @@ _COUNT_LINE = re.compile(r"^http_server_request_duration_seconds_count\{([^}]*)\
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[OtlpReceiver]:
-    running = OtlpReceiver()
-    yield running
-    running.close()
-
-
-@pytest.fixture(scope="module")
 def busy(receiver: OtlpReceiver) -> Iterator[Server]:
     server = start_server({**receiver.env(), "ECHO_THREADS": "8"}, workers=2)
     yield server

@@ -106,13 +106,6 @@ def test_errors_under_debug_settings_are_json_without_traceback(
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[OtlpReceiver]:
-    running = OtlpReceiver()
-    yield running
-    running.close()
-
-
-@pytest.fixture(scope="module")
 def traced(receiver: OtlpReceiver) -> Iterator[Server]:
     """Exporting spans, with every request and response header captured as span attributes."""
     server = start_server(

@@ -15,13 +15,6 @@ SERVER_KIND = 2  # opentelemetry.proto.trace.v1.Span.SpanKind.SPAN_KIND_SERVER
 CLOUD_RUN = {"K_SERVICE": "echo-svc", "K_REVISION": "echo-svc-00007", "K_CONFIGURATION": "echo-cfg"}
 
 
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[OtlpReceiver]:
-    running = OtlpReceiver()
-    yield running
-    running.close()
-
-
 @pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
 def traced(request: pytest.FixtureRequest, receiver: OtlpReceiver) -> Iterator[Server]:
     env = {

@@ -104,6 +104,18 @@ class Server:
         )
         return [int(pid) for pid in out.stdout.split()]
 
+    def kill_worker(self, victim: int, timeout: float = 15) -> None:
+        """SIGKILL one worker and wait until gunicorn has replaced it."""
+        count = len(self.worker_pids())
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = self.worker_pids()
+            if len(pids) == count and victim not in pids:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"worker {victim} not replaced in {timeout}s: {self.worker_pids()}")
+
     def stop(self, timeout: float = 10, sig: int = signal.SIGTERM) -> int:
         """Signal the master (SIGTERM: graceful) and wait; kill the group if it hangs."""
         if self.proc.poll() is None:

@@ -18,17 +18,11 @@ except SettingsError as error:
 
 # Several workers share metrics through files; prometheus-client reads this
 # variable when it is first imported, which happens in the workers, after fork.
-_own_multiproc_dir = settings.web_concurrency > 1 and settings.multiproc_dir is None
+multiproc_dir = settings.multiproc_dir
+_own_multiproc_dir = multiproc_dir is None and settings.web_concurrency > 1
 if _own_multiproc_dir:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(
-        tempfile.gettempdir(), f"echoscope-metrics-{os.getpid()}"
-    )
-multiproc_dir = (
-    os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if settings.web_concurrency > 1 or settings.multiproc_dir
-    else None
-)
-os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", settings.semconv_opt_in)
+    multiproc_dir = os.path.join(tempfile.gettempdir(), f"echoscope-metrics-{os.getpid()}")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
 
 bind = f"0.0.0.0:{settings.port}"
 workers = settings.web_concurrency
@@ -89,5 +83,5 @@ def worker_exit(server, worker):
 
 def on_exit(server):
     """Remove the metrics directory echoscope made for itself."""
-    if _own_multiproc_dir and multiproc_dir:
+    if _own_multiproc_dir:
         shutil.rmtree(multiproc_dir, ignore_errors=True)

@@ -6,11 +6,11 @@ import base64
 import hashlib
 import json as stdlib_json
 import re
-from collections.abc import Callable
 from typing import IO, Any
 
 import orjson
 from flask import Request
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException
 
 _JSON_ERROR_CHARS = 200
@@ -54,13 +54,11 @@ class EchoRequest(Request):
         return HashingSink()  # type: ignore[return-value]
 
 
-def read(
-    req: Request, read_raw: bool, parse_form: bool, flatten: Callable[[Any], dict[str, Any]]
-) -> tuple[bytes, dict[str, Any]]:
+def read(req: Request, read_raw: bool, parse_form: bool) -> tuple[bytes, MultiDict[str, str]]:
     """The raw body (unless multipart) and the parsed form; a 400 when the body is unreadable."""
     try:
         raw = req.get_data(cache=True) if read_raw else b""
-        form = flatten(req.form) if parse_form else {}
+        form = req.form if parse_form else MultiDict()
     except HTTPException:
         raise
     except Exception as error:  # the server's own framing errors, e.g. gunicorn's InvalidChunkSize

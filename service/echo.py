@@ -48,7 +48,7 @@ def capture(
     """Describe a request as the echo record (SPEC §3); raises 413 for an oversize body."""
     is_multipart = req.mimetype == "multipart/form-data"
     read_body = body and not is_multipart
-    raw, form = body_of.read(req, read_body, body, _flatten)
+    raw, form = body_of.read(req, read_body, body)
     if max_body_bytes is not None and body_of.too_large(req, raw, read_body, max_body_bytes):
         raise RequestEntityTooLarge(f"The body is larger than {max_body_bytes} bytes.")
     data, encoding = body_of.decode(raw)
@@ -61,7 +61,7 @@ def capture(
         "data": data,
         "headers": _headers(req.environ),
         "args": _flatten(req.args),
-        "form": form,
+        "form": _flatten(form),
         "remote_addr": _socket_peer(req),
         "files": [body_of.file_info(key, item) for key, item in req.files.items(multi=True)]
         if body

@@ -25,9 +25,12 @@ def stdlib_formatter(
     log_format: str = "json", redact_query: tuple[str, ...] = ()
 ) -> structlog.stdlib.ProcessorFormatter:
     """The formatter that renders gunicorn's and the libraries' records like our own lines."""
-    render = renderer(log_format)
-    if log_format == "json":
-        render = structlog.processors.JSONRenderer(serializer=_dumps_text)
+    # ProcessorFormatter wants text, so json lines are rendered with orjson decoded.
+    render = (
+        structlog.processors.JSONRenderer(serializer=_dumps_text)
+        if log_format == "json"
+        else renderer(log_format)
+    )
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.stdlib.add_logger_name,

@@ -17,7 +17,6 @@ from typing import IO, Any
 import orjson
 import structlog
 from flask import Flask, Request, Response
-from opentelemetry import trace
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from service import echo, exchange, gcp, redact
@@ -64,11 +63,11 @@ def add_severity(_: WrappedLogger, method: str, event: EventDict) -> EventDict:
 
 def add_trace(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     """The current span's ids, in the fields Cloud Logging correlates with Cloud Trace."""
-    context = trace.get_current_span().get_span_context()
-    if context.is_valid:
-        event[_TRACE] = Correlation.trace_prefix + format(context.trace_id, "032x")
-        event[_SPAN] = format(context.span_id, "016x")
-        event[_SAMPLED] = context.trace_flags.sampled
+    ids = exchange.current_trace_ids()
+    if ids is not None:
+        event[_TRACE] = Correlation.trace_prefix + ids.trace_id
+        event[_SPAN] = ids.span_id
+        event[_SAMPLED] = ids.sampled
     if Correlation.labels:
         event[_LABELS] = Correlation.labels
     return event
@@ -110,7 +109,9 @@ def init_app(
 
 
 def _configure(settings: Settings, stream: IO[bytes]) -> Any:
-    level = logging.getLevelNamesMapping()[settings.log_level]
+    wrapper = structlog.make_filtering_bound_logger(
+        logging.getLevelNamesMapping()[settings.log_level]
+    )
     chain = [*shared_processors(), renderer(settings.log_format)]
     if settings.log_format == "json":
         factory: Any = structlog.BytesLoggerFactory(stream)  # type: ignore[arg-type]
@@ -118,18 +119,15 @@ def _configure(settings: Settings, stream: IO[bytes]) -> Any:
         factory = structlog.WriteLoggerFactory(_TextStream(stream))  # type: ignore[arg-type]
     structlog.configure(
         processors=chain,
-        wrapper_class=structlog.make_filtering_bound_logger(level),
+        wrapper_class=wrapper,
         logger_factory=factory,
         cache_logger_on_first_use=False,
     )
-    return structlog.wrap_logger(
-        factory(), processors=chain, wrapper_class=structlog.make_filtering_bound_logger(level)
-    )
+    return structlog.wrap_logger(factory(), processors=chain, wrapper_class=wrapper)
 
 
 def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Exchange, Response], None]:
     excluded = frozenset(settings.exclude_paths)
-    query_names = settings.redact_query
     as_fragment = settings.log_format == "json"
     describe = _describer(settings)
 
@@ -149,7 +147,7 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Exchange, Res
         logger.log(
             level,
             f"{req.method} {req.path} {status} {seconds * 1000:.1f}ms",
-            httpRequest=_http_request(req, loggable, response, seconds, query_names),
+            httpRequest=_http_request(req, loggable, response, seconds),
             request=orjson.Fragment(encoded) if as_fragment else loggable,
             response=_response_part(settings, response, encoded if current.echoed else None),
         )
@@ -176,17 +174,10 @@ def _describer(settings: Settings) -> Callable[[dict[str, Any]], dict[str, Any]]
     return describe
 
 
-def _referer(referer: str | None, query_names: frozenset[str]) -> str | None:
-    return redact.url(referer, query_names) if referer else referer
-
-
 def _http_request(
-    req: Request,
-    loggable: dict[str, Any],
-    response: Response,
-    seconds: float,
-    query_names: frozenset[str],
+    req: Request, loggable: dict[str, Any], response: Response, seconds: float
 ) -> dict[str, Any]:
+    # `loggable` is already redacted: its Referer had its query secrets replaced.
     return {
         "requestMethod": req.method,
         "requestUrl": loggable["url"],
@@ -195,7 +186,7 @@ def _http_request(
         "responseSize": str(response.content_length or 0),
         "userAgent": loggable["headers"].get("User-Agent"),
         "remoteIp": loggable["client_ip"],
-        "referer": _referer(loggable["headers"].get("Referer"), query_names),
+        "referer": loggable["headers"].get("Referer"),
         "latency": f"{seconds:.6f}s",
         "protocol": req.environ.get("SERVER_PROTOCOL"),
     }

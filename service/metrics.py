@@ -13,7 +13,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from prometheus_client import (
     CollectorRegistry,
     Gauge,
@@ -126,10 +126,15 @@ class _ActiveRequests:
         self._children = {method: gauge.labels(method) for method in _METHOD_LABELS}
 
     def enter(self) -> None:
-        self._children[exchange.current().method].inc()
+        child = self._children[exchange.current().method]
+        child.inc()
+        g.active_request = child
 
     def leave(self, _: BaseException | None) -> None:
-        self._children[routing.method_of(request)].dec()
+        # Undo exactly what enter did, and nothing when it never ran.
+        child = g.pop("active_request", None)
+        if child is not None:
+            child.dec()
 
 
 _METHOD_LABELS = (*sorted(routing.KNOWN_METHODS), routing.OTHER_METHOD)

@@ -11,7 +11,12 @@ T = TypeVar("T")
 _DEFAULT_REDACT_HEADERS = (
     "authorization,proxy-authorization,cookie,set-cookie,x-api-key,x-serverless-authorization"
 )
-_DEFAULT_REDACT_QUERY = "token,access_token,password,secret,api_key,key,sig,signature"
+# OpenTelemetry's `url.query` list and the cloud signed-URL credentials included.
+_DEFAULT_REDACT_QUERY = (
+    "token,access_token,password,secret,api_key,key,sig,signature,"
+    "awsaccesskeyid,x-goog-signature,x-goog-credential,"
+    "x-amz-signature,x-amz-credential,x-amz-security-token"
+)
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _EXPORTERS = ("none", "otlp", "console")
 _SAMPLERS = (
@@ -60,6 +65,15 @@ class Settings:
     propagators: tuple[str, ...] = ("gcp_trace", "tracecontext", "baggage")
     semconv_opt_in: str = "http"
     metadata_host: str = "metadata.google.internal"
+    unsafe_content_types: bool = False
+    redirect_hosts: frozenset[str] = frozenset()
+    call_targets: tuple[str, ...] = ()
+    call_auth: str = "none"
+    call_timeout_seconds: float = 5.0
+    call_max_hops: int = 5
+    inspect_token: str | None = None
+    history_size: int = 500
+    history_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -99,6 +113,15 @@ class Settings:
             ),
             semconv_opt_in=reader.get("OTEL_SEMCONV_STABILITY_OPT_IN", "http", _non_empty),
             metadata_host=reader.get("GCE_METADATA_HOST", "metadata.google.internal", _non_empty),
+            unsafe_content_types=reader.get("ECHO_UNSAFE_CONTENT_TYPES", "false", _boolean),
+            redirect_hosts=reader.get("ECHO_REDIRECT_HOSTS", "", _name_set, True),
+            call_targets=reader.get("ECHO_CALL_TARGETS", "", _url_prefixes, True),
+            call_auth=reader.get("ECHO_CALL_AUTH", "none", _choice(("none", "google"))),
+            call_timeout_seconds=reader.get("ECHO_CALL_TIMEOUT_SECONDS", "5", _float_in(0.1, 60)),
+            call_max_hops=reader.get("ECHO_CALL_MAX_HOPS", "5", _int_in(1, 32)),
+            inspect_token=reader.optional("ECHO_INSPECT_TOKEN"),
+            history_size=reader.get("ECHO_HISTORY_SIZE", "500", _int_in(1, 100_000)),
+            history_url=reader.get("ECHO_HISTORY_URL", "", _redis_url_or_empty, True) or None,
         )
 
     @property
@@ -189,6 +212,21 @@ def _propagator_list(raw: str) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"unknown propagator {unknown[0]!r}")
     return tuple(name for name in names if name != "none")
+
+
+def _url_prefixes(raw: str) -> tuple[str, ...]:
+    prefixes = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for prefix in prefixes:
+        scheme, sep, rest = prefix.partition("://")
+        if not sep or scheme.lower() not in ("http", "https") or not rest or "@" in rest:
+            raise ValueError(f"every target must be an http:// or https:// URL, got {prefix!r}")
+    return prefixes
+
+
+def _redis_url_or_empty(raw: str) -> str:
+    if raw and not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return raw
 
 
 def _header_value(raw: str) -> str:

@@ -48,6 +48,17 @@ PARSED = [
     ("OTEL_PROPAGATORS", "none", "propagators", ()),
     ("OTEL_SEMCONV_STABILITY_OPT_IN", "http/dup", "semconv_opt_in", "http/dup"),
     ("GCE_METADATA_HOST", "127.0.0.1:9", "metadata_host", "127.0.0.1:9"),
+    ("ECHO_UNSAFE_CONTENT_TYPES", "true", "unsafe_content_types", True),
+    ("ECHO_REDIRECT_HOSTS", "Example.com, b.example", "redirect_hosts",
+     frozenset({"example.com", "b.example"})),
+    ("ECHO_CALL_TARGETS", "http://127.0.0.1:9000/, https://b.example/api", "call_targets",
+     ("http://127.0.0.1:9000/", "https://b.example/api")),
+    ("ECHO_CALL_AUTH", "google", "call_auth", "google"),
+    ("ECHO_CALL_TIMEOUT_SECONDS", "1.5", "call_timeout_seconds", 1.5),
+    ("ECHO_CALL_MAX_HOPS", "3", "call_max_hops", 3),
+    ("ECHO_INSPECT_TOKEN", "s3cr3t-token", "inspect_token", "s3cr3t-token"),
+    ("ECHO_HISTORY_SIZE", "50", "history_size", 50),
+    ("ECHO_HISTORY_URL", "redis://127.0.0.1:6379/0", "history_url", "redis://127.0.0.1:6379/0"),
 ]  # fmt: skip
 
 BAD = [
@@ -74,6 +85,15 @@ BAD = [
     ("OTEL_TRACES_SAMPLER_ARG", "nan"),
     ("OTEL_PROPAGATORS", "foo"),
     ("OTEL_PROPAGATORS", "tracecontext,foo"),
+    ("ECHO_UNSAFE_CONTENT_TYPES", "sometimes"),
+    ("ECHO_CALL_TARGETS", "ftp://a.example/"),
+    ("ECHO_CALL_TARGETS", "a.example"),
+    ("ECHO_CALL_TARGETS", "http://user:pw@a.example/"),
+    ("ECHO_CALL_AUTH", "aws"),
+    ("ECHO_CALL_TIMEOUT_SECONDS", "0"),
+    ("ECHO_CALL_MAX_HOPS", "0"),
+    ("ECHO_HISTORY_SIZE", "0"),
+    ("ECHO_HISTORY_URL", "http://redis.example/"),
 ]
 
 
@@ -106,6 +126,12 @@ def test_defaults_are_those_of_the_spec() -> None:
         "key",
         "sig",
         "signature",
+        "awsaccesskeyid",
+        "x-goog-signature",
+        "x-goog-credential",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
     }
     assert (settings.max_body_bytes, settings.max_delay_seconds) == (10485760, 10)
     assert (settings.trusted_proxy_hops, settings.cors_origin) == (0, "*")
@@ -113,6 +139,14 @@ def test_defaults_are_those_of_the_spec() -> None:
     assert settings.google_cloud_project is None
     assert (settings.service_name, settings.traces_exporter) == ("echoscope", "none")
     assert settings.propagators == ("gcp_trace", "tracecontext", "baggage")
+    assert (settings.unsafe_content_types, settings.redirect_hosts) == (False, frozenset())
+    assert (settings.call_targets, settings.call_auth) == ((), "none")
+    assert (settings.call_timeout_seconds, settings.call_max_hops) == (5.0, 5)
+    assert (settings.inspect_token, settings.history_size, settings.history_url) == (
+        None,
+        500,
+        None,
+    )
 
 
 @pytest.mark.parametrize(("variable", "raw", "field", "expected"), PARSED)

@@ -29,8 +29,8 @@ tools:
 # The image, built and run without a Docker engine: Debian's podman with runc, and
 # debootstrap for a stand-in base where the real one cannot be pulled.
 IMAGE ?= localhost/echoscope:dev
-BASE_IMAGE := $(shell sed -n 's/^ARG PYTHON_IMAGE=//p' Dockerfile)
-export CONTAINERS_CONF := $(CURDIR)/tests/image/containers.conf
+BASE_IMAGE = $(shell sed -n 's/^ARG PYTHON_IMAGE=//p' Dockerfile)
+image image-test: export CONTAINERS_CONF := $(CURDIR)/tests/image/containers.conf
 # The build reaches the package index as this machine's pip does: its index and
 # CA bundle (mounted over the image's for the build only; nothing is kept).
 PIP_INDEX_URL ?= $(shell python3 -m pip config get global.index-url 2>/dev/null)

@@ -104,6 +104,7 @@ def test_sigterm_finishes_requests_in_flight_and_exits_in_time(image: str) -> No
             assert time.monotonic() < deadline, "the delayed requests never were in flight"
             time.sleep(0.05)
 
+        assert not any(future.done() for future in futures)
         container.signal("TERM")
         signalled = time.monotonic()
         statuses = [future.result(timeout=15).status_code for future in futures]

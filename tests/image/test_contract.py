@@ -48,7 +48,7 @@ def test_every_line_is_json_from_the_first(container: Container) -> None:
     lines = container.json_lines()
     assert lines, container.output()
     first = lines[0]
-    assert {"severity", "message", "timestamp"} <= first.keys()
+    assert {"severity", "message", "time"} <= first.keys()
     assert first["severity"] == "INFO"
     assert "gunicorn" in first["message"]
 
@@ -56,7 +56,7 @@ def test_every_line_is_json_from_the_first(container: Container) -> None:
 def test_an_exchange_line_has_the_readme_shape(container: Container) -> None:
     response = requests.get(f"{container.url}/anything/shape?token=secret", timeout=5)
     line = container.line_for(response.headers["X-Request-Id"])
-    assert {"severity", "message", "timestamp", "httpRequest", "request", "response"} <= line.keys()
+    assert {"severity", "message", "time", "httpRequest", "request", "response"} <= line.keys()
     assert line["severity"] == "INFO"
     assert line["message"].startswith("GET /anything/shape 200 ")
     assert line["httpRequest"]["requestMethod"] == "GET"

@@ -28,6 +28,8 @@ _SAMPLERS = (
     "parentbased_traceidratio",
 )
 _PROPAGATORS = ("gcp_trace", "tracecontext", "baggage", "none")  # the installed ones
+_OTLP_PROTOCOLS = ("http/protobuf", "http/json")  # OTLP over HTTP; no gRPC exporter installed
+_ECHO_BODY_LOGGING = ("reference", "copy")
 
 
 class SettingsError(ValueError):
@@ -74,11 +76,16 @@ class Settings:
     inspect_token: str | None = None
     history_size: int = 500
     history_url: str | None = None
+    otlp_traces_protocol: str = "http/protobuf"
+    log_echo_body: str = "reference"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Read and validate every setting; raise SettingsError naming a bad one."""
         reader = _Reader(environ)
+        otlp_protocol = reader.get(
+            "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", _choice(_OTLP_PROTOCOLS)
+        )
         return cls(
             port=reader.get("PORT", "8080", _int_in(1, 65535)),
             web_concurrency=reader.get("WEB_CONCURRENCY", "1", _int_in(1, 64)),
@@ -122,6 +129,12 @@ class Settings:
             inspect_token=reader.optional("ECHO_INSPECT_TOKEN"),
             history_size=reader.get("ECHO_HISTORY_SIZE", "500", _int_in(1, 100_000)),
             history_url=reader.get("ECHO_HISTORY_URL", "", _redis_url_or_empty, True) or None,
+            otlp_traces_protocol=reader.get(
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", otlp_protocol, _choice(_OTLP_PROTOCOLS)
+            ),
+            log_echo_body=reader.get(
+                "ECHO_LOG_ECHO_BODY", "reference", _choice(_ECHO_BODY_LOGGING)
+            ),
         )
 
     @property

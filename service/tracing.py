@@ -70,7 +70,7 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
 def create_provider(settings: Settings, identity: Identity) -> TracerProvider:
     """A TracerProvider with this process's resource, sampler and exporter."""
     provider = TracerProvider(resource=create_resource(identity), sampler=create_sampler(settings))
-    exporter = create_exporter(settings.traces_exporter)
+    exporter = create_exporter(settings.traces_exporter, settings.otlp_traces_protocol)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
@@ -100,8 +100,15 @@ def create_sampler(settings: Settings) -> sampling.Sampler:
     return factory  # type: ignore[return-value]
 
 
-def create_exporter(name: str) -> SpanExporter | None:
-    """The exporter named by OTEL_TRACES_EXPORTER; `none` creates spans but sends none."""
+def create_exporter(name: str, protocol: str = "http/protobuf") -> SpanExporter | None:
+    """The exporter named by OTEL_TRACES_EXPORTER; `none` creates spans but sends none.
+
+    OTLP goes over HTTP, protobuf or JSON as OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL says.
+    """
+    if name == "otlp" and protocol == "http/json":
+        from service.otlpjson import OTLPJsonSpanExporter
+
+        return OTLPJsonSpanExporter()
     if name == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

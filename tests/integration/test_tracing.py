@@ -15,15 +15,20 @@ SERVER_KIND = 2  # opentelemetry.proto.trace.v1.Span.SpanKind.SPAN_KIND_SERVER
 CLOUD_RUN = {"K_SERVICE": "echo-svc", "K_REVISION": "echo-svc-00007", "K_CONFIGURATION": "echo-cfg"}
 
 
-@pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
+@pytest.fixture(
+    scope="module",
+    params=[(1, "http/protobuf"), (2, "http/protobuf"), (1, "http/json")],
+    ids=["1-worker", "2-workers", "1-worker-otlp-json"],
+)
 def traced(request: pytest.FixtureRequest, receiver: OtlpReceiver) -> Iterator[Server]:
+    workers, protocol = request.param
     env = {
-        **receiver.env(),
+        **receiver.env(protocol),
         **CLOUD_RUN,
         "OTEL_SERVICE_NAME": "echo-traces",
         "GCE_METADATA_HOST": "127.0.0.1:9",
     }
-    server = start_server(env, workers=request.param)
+    server = start_server(env, workers=workers)
     yield server
     server.stop()
 
@@ -182,3 +187,21 @@ def test_receiver_down_every_request_still_succeeds() -> None:
             )
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("protocol", ["http/json", "http/protobuf"])
+def test_the_otlp_protocol_setting_chooses_the_encoding(protocol: str) -> None:
+    receiver = OtlpReceiver()
+    server = start_server({**receiver.env(protocol), "GCE_METADATA_HOST": "127.0.0.1:9"})
+    try:
+        trace_id = _trace_id()
+        requests.get(
+            f"{server.url}/anything", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+        )
+        span = receiver.wait_for(1, trace_id=trace_id)[0]
+    finally:
+        server.stop()
+        receiver.close()
+    wanted = "application/json" if protocol == "http/json" else "application/x-protobuf"
+    assert set(receiver.content_types) == {wanted}
+    assert span.attributes["url.path"] == "/anything" and span.resource["service.name"]

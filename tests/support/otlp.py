@@ -1,18 +1,46 @@
-"""A real OTLP/HTTP receiver on 127.0.0.1: decodes ExportTraceServiceRequest with opentelemetry-proto."""
+"""A real OTLP/HTTP receiver on 127.0.0.1: decodes ExportTraceServiceRequest with opentelemetry-proto.
+
+Both OTLP/HTTP encodings, by Content-Type: binary protobuf, and the OTLP JSON
+mapping, parsed into the same protobuf message (strict: an unknown field or a
+wrong type fails the request with 400), so a test compares them exactly.
+"""
 
 from __future__ import annotations
 
+import base64
 import gzip
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
+
+
+def decode_json(body: bytes) -> ExportTraceServiceRequest:
+    """OTLP JSON -> the protobuf message (OTLP JSON ids are hex; proto3 JSON's bytes are base64)."""
+    request = json.loads(body)
+    for resource_spans in request.get("resourceSpans", []):
+        for scope_spans in resource_spans.get("scopeSpans", []):
+            for span in scope_spans.get("spans", []):
+                _ids_to_base64(span)
+                for link in span.get("links", []):
+                    _ids_to_base64(link)
+    return json_format.ParseDict(request, ExportTraceServiceRequest())
+
+
+def _ids_to_base64(item: dict[str, Any]) -> None:
+    for key in _ID_FIELDS:
+        if key in item:
+            item[key] = base64.b64encode(bytes.fromhex(item[key])).decode("ascii")
 
 
 def _value(value: AnyValue) -> Any:
@@ -41,6 +69,7 @@ class OtlpReceiver:
     def __init__(self, hang: bool = False) -> None:
         self.spans: list[ReceivedSpan] = []
         self.requests = 0
+        self.content_types: list[str] = []
         self._lock = threading.Lock()
         self._hang = threading.Event()
         if hang:
@@ -62,10 +91,16 @@ class OtlpReceiver:
                     return
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
-                receiver._accept(body)
-                reply = ExportTraceServiceResponse().SerializeToString()
+                content_type = self.headers.get("Content-Type", "")
+                try:
+                    receiver._accept(body, content_type)
+                except (ValueError, json_format.ParseError) as error:
+                    self.send_error(400, str(error))
+                    return
+                as_json = content_type == "application/json"
+                reply = b"{}" if as_json else ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)
@@ -75,8 +110,13 @@ class OtlpReceiver:
 
         return Handler
 
-    def _accept(self, body: bytes) -> None:
-        message = ExportTraceServiceRequest.FromString(body)
+    def _accept(self, body: bytes, content_type: str) -> None:
+        if content_type == "application/json":
+            message = decode_json(body)
+        elif content_type == "application/x-protobuf":
+            message = ExportTraceServiceRequest.FromString(body)
+        else:
+            raise ValueError(f"unexpected Content-Type {content_type!r}")
         spans = []
         for resource_spans in message.resource_spans:
             resource = {kv.key: _value(kv.value) for kv in resource_spans.resource.attributes}
@@ -84,14 +124,15 @@ class OtlpReceiver:
                 spans.extend(ReceivedSpan(span, resource) for span in scope_spans.spans)
         with self._lock:
             self.requests += 1
+            self.content_types.append(content_type)
             self.spans.extend(spans)
 
-    def env(self) -> dict[str, str]:
+    def env(self, protocol: str = "http/protobuf") -> dict[str, str]:
         """The settings that make echoscope export to this receiver, quickly."""
         return {
             "OTEL_TRACES_EXPORTER": "otlp",
             "OTEL_EXPORTER_OTLP_ENDPOINT": self.endpoint,
-            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
             "OTEL_BSP_SCHEDULE_DELAY": "100",
         }
 

@@ -59,6 +59,9 @@ PARSED = [
     ("ECHO_INSPECT_TOKEN", "s3cr3t-token", "inspect_token", "s3cr3t-token"),
     ("ECHO_HISTORY_SIZE", "50", "history_size", 50),
     ("ECHO_HISTORY_URL", "redis://127.0.0.1:6379/0", "history_url", "redis://127.0.0.1:6379/0"),
+    ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", "otlp_traces_protocol", "http/json"),
+    ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "HTTP/JSON", "otlp_traces_protocol", "http/json"),
+    ("ECHO_LOG_ECHO_BODY", "copy", "log_echo_body", "copy"),
 ]  # fmt: skip
 
 BAD = [
@@ -94,6 +97,9 @@ BAD = [
     ("ECHO_CALL_MAX_HOPS", "0"),
     ("ECHO_HISTORY_SIZE", "0"),
     ("ECHO_HISTORY_URL", "http://redis.example/"),
+    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/xml"),
+    ("ECHO_LOG_ECHO_BODY", "none"),
 ]
 
 
@@ -180,6 +186,17 @@ def test_empty_cors_origin_means_no_cors() -> None:
 
 def test_unset_cors_origin_means_any_origin() -> None:
     assert Settings.from_env({}).cors_origin == "*"
+
+
+def test_the_traces_protocol_wins_over_the_general_one() -> None:
+    settings = Settings.from_env(
+        {
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
+        }
+    )
+    assert settings.otlp_traces_protocol == "http/protobuf"
+    assert Settings.from_env({}).otlp_traces_protocol == "http/protobuf"  # OTLP's default
 
 
 def test_settings_are_frozen() -> None:

@@ -73,12 +73,13 @@ def child_exit(server, worker):
 
 
 def worker_exit(server, worker):
-    """Flush this worker's spans before it goes."""
+    """Flush this worker's spans and log lines before it goes."""
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
-        from service import tracing
+        from service import logs, tracing
 
         tracing.shutdown(app)
+        logs.shutdown(app)
 
 
 def on_exit(server):

@@ -15,12 +15,14 @@ import orjson
 import structlog
 from flask import Flask
 
-from service import gcp, logbounds, logfields, redact
+from service import gcp, logbounds, logfields, logwriter, redact
 from service.exchange import Outcome, on_finish
 from service.identity import Identity
 from service.settings import Settings
 
 LOG_STREAM = "ECHOSCOPE_LOG_STREAM"  # app.config key: where lines go (stdout by default)
+_WRITER = "echoscope.log_writer"
+Sink = IO[bytes] | logwriter.LineWriter
 
 
 def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
@@ -32,11 +34,23 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
         settings.metadata_host,
         logfields.cloud_trace.set_project,
     )
-    logger = _configure(settings, app.config.get(LOG_STREAM) or sys.stdout.buffer)
+    logger = _configure(settings, app.config.get(LOG_STREAM) or _stdout_writer(app))
     on_finish(app, _exchange_writer(settings, logger))
 
 
-def _configure(settings: Settings, stream: IO[bytes]) -> Any:
+def shutdown(app: Flask) -> None:
+    """Write every queued line (gunicorn's worker_exit hook calls this)."""
+    writer = app.extensions.get(_WRITER)
+    if writer is not None:
+        writer.close()
+
+
+def _stdout_writer(app: Flask) -> logwriter.LineWriter:
+    writer = app.extensions[_WRITER] = logwriter.LineWriter(sys.stdout.buffer)
+    return writer
+
+
+def _configure(settings: Settings, stream: Sink) -> Any:
     wrapper = structlog.make_filtering_bound_logger(
         logging.getLevelNamesMapping()[settings.log_level]
     )
@@ -128,24 +142,32 @@ def _http_request(outcome: Outcome, loggable: dict[str, Any]) -> dict[str, Any]:
 
 
 def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) -> dict[str, Any]:
-    # An echo response is the record itself: log its redacted form, never the caller's secrets.
-    body = encoded_record if outcome.body_is_record else outcome.response_body
-    limit = min(settings.log_body_bytes, logbounds.RESPONSE_BODY_BUDGET)
     cut: dict[str, Any] = {}
     redacted = redact.headers(
         outcome.response_headers, settings.redact_headers, settings.redact_query
     )
-    part = {
+    part: dict[str, Any] = {
         "status": outcome.status,
         "headers": logbounds.headers(redacted, cut),
-        "body": body[:limit].decode("utf-8", "replace"),
         "body_size": outcome.response_size,
     }
-    if len(body) > limit:
-        part["truncated"] = True
+    if outcome.body_is_record and settings.log_echo_body == "reference":
+        part["body_ref"] = "request"  # the body is the record the line logs as `request`
+    else:
+        _add_body(
+            part, settings, encoded_record if outcome.body_is_record else outcome.response_body
+        )
     if cut:
         part["cut"] = cut
     return part
+
+
+def _add_body(part: dict[str, Any], settings: Settings, body: bytes) -> None:
+    # An echo response is the record itself: its redacted form, never the caller's secrets.
+    limit = min(settings.log_body_bytes, logbounds.RESPONSE_BODY_BUDGET)
+    part["body"] = body[:limit].decode("utf-8", "replace")
+    if len(body) > limit:
+        part["truncated"] = True
 
 
 def _labels(identity: Identity) -> dict[str, str]:
@@ -158,7 +180,7 @@ def _labels(identity: Identity) -> dict[str, str]:
 class _TextStream:
     """A text view of a byte stream, for the console renderer."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: Sink) -> None:
         self._stream = stream
 
     def write(self, text: str) -> None:

@@ -19,7 +19,12 @@ TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
 @pytest.fixture(scope="module")
 def project_server() -> Iterator[Server]:
     server = start_server(
-        {"GOOGLE_CLOUD_PROJECT": "my-proj", "ECHO_LOG_BODY_BYTES": "16", "K_REVISION": "rev-7"}
+        {
+            "GOOGLE_CLOUD_PROJECT": "my-proj",
+            "ECHO_LOG_BODY_BYTES": "16",
+            "K_REVISION": "rev-7",
+            "ECHO_LOG_ECHO_BODY": "copy",
+        }
     )
     yield server
     server.stop()
@@ -90,6 +95,7 @@ def test_timestamp_uuid_request_and_response(server: Server) -> None:
     assert line["request"]["args"] == {"x": "1"}
     assert line["response"]["status"] == 200
     assert line["response"]["headers"]["X-Request-Id"] == line["uuid"]
+    assert line["response"]["body_ref"] == "request"  # the echo body is the record: logged once
 
 
 def test_trace_fields_from_traceparent(server: Server) -> None:

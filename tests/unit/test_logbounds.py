@@ -33,7 +33,7 @@ def test_an_ordinary_line_has_no_cut(echo: Echo) -> None:
 
 
 def test_a_large_log_body_setting_still_fits(make_echo: MakeEcho) -> None:
-    echo = make_echo({"ECHO_LOG_BODY_BYTES": str(1 << 20)})
+    echo = make_echo({"ECHO_LOG_BODY_BYTES": str(1 << 20), "ECHO_LOG_ECHO_BODY": "copy"})
     body = '"\\u0001' * 200_000
     echo.client.post("/anything", data=body, content_type="text/plain")
     (raw,) = [line for line in echo.raw_lines() if b"httpRequest" in line]

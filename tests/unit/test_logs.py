@@ -171,8 +171,17 @@ def test_request_is_the_record_and_response_its_answer(echo: Echo) -> None:
     assert line["request"] == response.json
     assert line["response"]["status"] == 201
     assert line["response"]["headers"]["X-Request-Id"] == response.headers["X-Request-Id"]
-    assert json.loads(line["response"]["body"]) == response.json
+    assert line["response"]["body_ref"] == "request"  # the echo body is the record, logged once
+    assert "body" not in line["response"]
     assert line["response"]["body_size"] == len(response.data)
+
+
+def test_the_echo_body_can_be_logged_as_a_copy(make_echo: MakeEcho) -> None:
+    echo = make_echo({"ECHO_LOG_ECHO_BODY": "copy"})
+    response = echo.client.get("/status/201")
+    line = echo.exchange_line()
+    assert json.loads(line["response"]["body"]) == response.json == line["request"]
+    assert "body_ref" not in line["response"]
 
 
 def test_error_response_body_is_logged(echo: Echo) -> None:
@@ -335,7 +344,8 @@ def test_redact_query_setting(make_echo: MakeEcho) -> None:
     assert echo.exchange_line()["request"]["args"] == {"pin": "[REDACTED]", "token": "visible"}
 
 
-def test_redacted_values_stay_out_of_the_logged_response_body(echo: Echo) -> None:
+def test_redacted_values_stay_out_of_the_logged_response_body(make_echo: MakeEcho) -> None:
+    echo = make_echo({"ECHO_LOG_ECHO_BODY": "copy"})
     response = echo.client.get("/status/201?token=s3cr3t-q", headers={"Authorization": "s3cr3t-h"})
     assert b"s3cr3t-q" in response.data and b"s3cr3t-h" in response.data
     body = json.loads(echo.exchange_line()["response"]["body"])
@@ -353,7 +363,7 @@ def test_redacted_values_stay_out_of_an_error_line(echo: Echo) -> None:
 
 
 def test_body_is_truncated_to_the_log_limit(make_echo: MakeEcho) -> None:
-    echo = make_echo({"ECHO_LOG_BODY_BYTES": "16"})
+    echo = make_echo({"ECHO_LOG_BODY_BYTES": "16", "ECHO_LOG_ECHO_BODY": "copy"})
     echo.client.post("/path", data="a" * 100)
     line = echo.exchange_line()
     assert line["request"]["data"] == "a" * 16
@@ -388,7 +398,7 @@ def test_body_within_the_limit_is_whole(make_echo: MakeEcho) -> None:
 
 
 def test_zero_log_body_bytes_logs_no_body(make_echo: MakeEcho) -> None:
-    echo = make_echo({"ECHO_LOG_BODY_BYTES": "0"})
+    echo = make_echo({"ECHO_LOG_BODY_BYTES": "0", "ECHO_LOG_ECHO_BODY": "copy"})
     echo.client.post("/path", data="private")
     line = echo.exchange_line()
     assert line["request"]["data"] == ""

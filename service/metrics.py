@@ -145,6 +145,10 @@ _METHOD_LABELS = (*sorted(routing.KNOWN_METHODS), routing.OTHER_METHOD)
 
 
 def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], None]:
+    # One labels() lookup (a lock and a label check each) per new series, not 3 per request.
+    children: dict[tuple[str, ...], list[Histogram]] = {}
+    metrics = (instruments.duration, instruments.request_size, instruments.response_size)
+
     def observe(outcome: Outcome) -> None:
         labels = (
             outcome.method,
@@ -153,15 +157,18 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], 
             outcome.record["scheme"],
             error_type(outcome),
         )
+        series = children.get(labels)
+        if series is None:
+            series = children[labels] = [metric.labels(*labels) for metric in metrics]
         ids = outcome.trace
         exemplar = (
             {"trace_id": ids.trace_id, "span_id": ids.span_id}
             if exemplars and ids and ids.sampled
             else None
         )
-        instruments.duration.labels(*labels).observe(outcome.elapsed, exemplar)
-        instruments.request_size.labels(*labels).observe(outcome.request_size)
-        instruments.response_size.labels(*labels).observe(outcome.response_size)
+        series[0].observe(outcome.elapsed, exemplar)
+        series[1].observe(outcome.request_size)
+        series[2].observe(outcome.response_size)
 
     return observe
 

@@ -33,14 +33,20 @@ VARIED_REQUESTS = (
     ("PATCH", "/anything"), ("GET", "/status/201"), ("GET", "/status/404"), ("GET", "/status/500"),
     ("GET", "/status/503"), ("GET", "/delay/0"), ("OPTIONS", "/anything"), ("HEAD", "/anything"),
 )  # fmt: skip
+NO_TRACING = targets.echoscope("echoscope-no-tracing", "tracing off", {"OTEL_SDK_DISABLED": "true"})
+UNSAMPLED = targets.echoscope(
+    "echoscope-unsampled", "every traceparent unsampled", targets.JSON_EXPORT, wrk.UNSAMPLED
+)
+FULL, CLOUD_RUN, OFF = targets.ECHOSCOPE_FULL, targets.ECHOSCOPE_CLOUD_RUN, targets.ECHOSCOPE_OFF
+# signal -> (the target with it, the same target without it)
 SIGNALS = {
-    "logs": targets.echoscope("echoscope-no-logs", "logs off", {"ECHO_LOG_LEVEL": "ERROR"}),
-    "metrics": targets.echoscope("echoscope-no-metrics", "metrics off", {"ECHO_METRICS": "false"}),
-    "tracing": targets.echoscope(
-        "echoscope-no-tracing", "tracing off", {"OTEL_SDK_DISABLED": "true"}
-    ),
-    "all three": targets.ECHOSCOPE_OFF,
-}
+    "logs": (FULL, targets.echoscope("echoscope-no-logs", "logs off", {"ECHO_LOG_LEVEL": "ERROR"})),
+    "metrics": (FULL, targets.echoscope("echoscope-no-metrics", "metrics off", {"ECHO_METRICS": "false"})),
+    "tracing, sampled and exported": (FULL, NO_TRACING),
+    "tracing, unsampled": (UNSAMPLED, NO_TRACING),
+    "all three, every request sampled": (FULL, OFF),
+    "all three, Cloud Run profile (1 in 100 sampled)": (CLOUD_RUN, OFF),
+}  # fmt: skip
 
 
 def _slot(site: measure.Site, workers: int, threads: int) -> targets.Slot:
@@ -141,16 +147,16 @@ def memory_and_scrape(site: measure.Site, opts: options.Options) -> dict[str, An
 
 
 def signal_costs(site: measure.Site, opts: options.Options) -> dict[str, Any]:
-    """Interleaved rounds of full telemetry and each signal off in turn; cost = 1e6/rps(full) - 1e6/rps(off)."""
-    chosen = [targets.ECHOSCOPE_FULL, *SIGNALS.values()]
+    """Interleaved rounds of every target of SIGNALS; cost = 1e6/rps(with) - 1e6/rps(without)."""
+    chosen = list({t.name: t for pair in SIGNALS.values() for t in pair}.values())
     plan = measure.Plan(
         rounds=opts.rounds, duration=opts.duration, warmup=opts.warmup, workers=opts.workers[0],
         threads=opts.threads, connections=opts.connections, wrk_threads=opts.wrk_threads,
     )  # fmt: skip
     samples = measure.measure(chosen, plan, site)
     summary = stats.summarize(samples)
-    variants = {signal: target.name for signal, target in SIGNALS.items()}
-    costs = stats.signal_costs(summary, targets.ECHOSCOPE_FULL.name, variants)
+    pairs = {signal: (with_it.name, without.name) for signal, (with_it, without) in SIGNALS.items()}
+    costs = stats.signal_costs(summary, pairs)
     return {
         "summary": summary,
         "costs": costs,

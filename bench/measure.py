@@ -64,9 +64,9 @@ def _note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _one_kind(port: int, kind: str, plan: Plan, site: Site) -> Sample:
+def _one_kind(port: int, kind: str, plan: Plan, site: Site, traffic: wrk.Traffic) -> Sample:
     before = sink_stats(site.sink_port)
-    result, _ = wrk.run(port, kind, plan.duration, plan.connections, plan.wrk_threads)
+    result, _ = wrk.run(port, kind, plan.duration, plan.connections, plan.wrk_threads, traffic)
     after = sink_stats(site.sink_port)
     sample: Sample = {"kind": kind, **dataclasses.asdict(result), "errors": result.errors}
     sample["sink_exports"] = after["exports"] - before["exports"]
@@ -81,7 +81,7 @@ def _start_and_measure(target: Target, plan: Plan, site: Site) -> list[Sample]:
     with servers.running(target.launch(slot), port, log_path):
         if plan.warmup:
             wrk.run(port, plan.kinds[0], plan.warmup, plan.connections, plan.wrk_threads)
-        return [_one_kind(port, kind, plan, site) for kind in plan.kinds]
+        return [_one_kind(port, kind, plan, site, target.traffic) for kind in plan.kinds]
 
 
 def _describe(sample: Sample) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import matplotlib
 
 from bench.figures_report import figures_markdown
+from bench.goals import goals_markdown
 from bench.markdown import num as _num
 from bench.markdown import table as _table
 
@@ -37,7 +38,8 @@ def _method(results: Results) -> list[str]:
         " --latency` runs once per request kind. Rounds are interleaved (every target in turn,"
         f" restarted each round), {o['rounds']} round(s); numbers are medians across rounds.",
         "Errors = non-2xx/3xx answers + socket errors (connect, read, write, timeout), summed over rounds.",
-        "Telemetry tax = 1 - req/s(echoscope-full) / req/s(echoscope-off).",
+        "Telemetry tax = 1 - req/s(echoscope-full) / req/s(echoscope-off); Cloud Run profile tax:"
+        " the same with echoscope-cloudrun.",
         "",
     ]
 
@@ -74,10 +76,13 @@ def _kind_table(summary: list[Mapping[str, Any]], kind: str) -> list[str]:
 
 def _run(run: Mapping[str, Any]) -> list[str]:
     lines = [f"## {run['workers']} worker(s)", ""]
+    lines += goals_markdown(run, tuple(KIND_TITLES))
     for kind in KIND_TITLES:
         lines += _kind_table(run["summary"], kind)
     for tax in run["tax"]:
         lines.append(f"- telemetry tax, {tax['kind'].upper()}: {tax['tax']:.1%}")
+    for tax in run.get("tax_cloud_run", []):
+        lines.append(f"- Cloud Run profile tax, {tax['kind'].upper()}: {tax['tax']:.1%}")
     for failure in run["failures"]:
         lines.append(
             f"- round {failure['round']}, `{failure['target']}` failed: {failure['failure']}"

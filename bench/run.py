@@ -43,11 +43,13 @@ def _series(
     )  # fmt: skip
     samples = measure.measure(chosen, plan, site)
     summary = stats.add_ratios(stats.summarize(samples), targets.REFERENCES)
-    tax = stats.telemetry_tax(summary, targets.ECHOSCOPE_FULL.name, targets.ECHOSCOPE_OFF.name)
+    off = targets.ECHOSCOPE_OFF.name
+    tax = stats.telemetry_tax(summary, targets.ECHOSCOPE_FULL.name, off)
     return {
         "workers": workers,
         "summary": summary,
         "tax": tax,
+        "tax_cloud_run": stats.telemetry_tax(summary, targets.ECHOSCOPE_CLOUD_RUN.name, off),
         "failures": stats.failures(samples),
         "samples": samples,
     }

@@ -65,14 +65,17 @@ def telemetry_tax(rows: list[Row], full: str, off: str) -> list[Row]:
     return taxes
 
 
-def signal_costs(rows: list[Row], full: str, variants: Mapping[str, str]) -> list[Row]:
-    """cost_us = 1e6/rps(full) - 1e6/rps(that signal off): server time per request the signal adds."""
+def signal_costs(rows: list[Row], pairs: Mapping[str, tuple[str, str]]) -> list[Row]:
+    """cost_us = 1e6/rps(with) - 1e6/rps(without) per (signal: (with, without)): server time it adds."""
     costs = []
     for workers, kind in sorted({(row["workers"], row["kind"]) for row in rows}):
-        with_all = _rps(rows, workers, kind, full)
-        for signal, variant in variants.items():
-            without = _rps(rows, workers, kind, variant)
-            if with_all and without:
-                cost = 1e6 / with_all - 1e6 / without
-                costs.append({"workers": workers, "kind": kind, "signal": signal, "cost_us": cost})
+        for signal, (with_target, without_target) in pairs.items():
+            with_it = _rps(rows, workers, kind, with_target)
+            without = _rps(rows, workers, kind, without_target)
+            if with_it and without:
+                cost = 1e6 / with_it - 1e6 / without
+                costs.append(
+                    {"workers": workers, "kind": kind, "signal": signal, "cost_us": cost,
+                     "with": with_target, "without": without_target, "with_rps": with_it}
+                )  # fmt: skip
     return costs

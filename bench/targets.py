@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from bench.wrk import CLOUD_RUN, PLAIN, Traffic
+
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PYTHON = ROOT / ".venv" / "bin" / "python"
 PEERS_PYTHON = ROOT / "bench" / ".venv-peers" / "bin" / "python"
@@ -58,6 +60,7 @@ class Target:
     launch: Callable[[Slot], Launch]
     python: Path
     requires: tuple[Path, ...] = ()
+    traffic: Traffic = PLAIN  # the wrk script and arguments its requests come from
 
     def missing(self) -> str | None:
         """Why this target cannot start here (a file it needs is absent), or None."""
@@ -97,7 +100,9 @@ def _otlp_env(slot: Slot) -> dict[str, str]:
     return {**FULL_TELEMETRY, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{slot.sink_port}"}
 
 
-def echoscope(name: str, description: str, overrides: Mapping[str, str]) -> Target:
+def echoscope(
+    name: str, description: str, overrides: Mapping[str, str], traffic: Traffic = PLAIN
+) -> Target:
     """echoscope exactly as the Dockerfile runs it, with full telemetry then `overrides`."""
 
     def launch(slot: Slot) -> Launch:
@@ -113,7 +118,7 @@ def echoscope(name: str, description: str, overrides: Mapping[str, str]) -> Targ
         return Launch(argv=argv, env=env, cwd=ROOT, ready_path="/health")
 
     needs = (ROOT / "service" / "wsgi.py", ROOT / "config" / "gunicorn.conf.py")
-    return Target(name, description, launch, PROJECT_PYTHON, needs)
+    return Target(name, description, launch, PROJECT_PYTHON, needs, traffic)
 
 
 def _peer(
@@ -139,8 +144,18 @@ def _diy_env(slot: Slot) -> dict[str, str]:
     return env
 
 
+JSON_EXPORT = {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"}  # echoscope's cheaper OTLP/HTTP
 ECHOSCOPE_FULL = echoscope(
-    "echoscope-full", "echoscope: JSON logs to a file, metrics, every request traced to OTLP", {}
+    "echoscope-full",
+    "echoscope: JSON logs to a file, metrics, every request traced to OTLP/HTTP (JSON)",
+    JSON_EXPORT,
+)
+ECHOSCOPE_CLOUD_RUN = echoscope(
+    "echoscope-cloudrun",
+    "echoscope as full, under Cloud Run traffic: every request has a traceparent, 1 in 100"
+    " sampled (the default parent-based sampler), sampled spans exported",
+    {**JSON_EXPORT, "OTEL_TRACES_SAMPLER": "parentbased_always_on"},
+    CLOUD_RUN,
 )
 ECHOSCOPE_OFF = echoscope(
     "echoscope-off", "echoscope: logs at ERROR, metrics off, OTel SDK disabled", TELEMETRY_OFF
@@ -164,7 +179,7 @@ BARE = _peer(
     "bare", "bare WSGI callable + orjson: the ceiling", "bench.peers.bare:app", "/health", _no_env
 )
 
-ALL = (ECHOSCOPE_FULL, ECHOSCOPE_OFF, HTTPBIN, DIY, SEED, BARE)
+ALL = (ECHOSCOPE_FULL, ECHOSCOPE_CLOUD_RUN, ECHOSCOPE_OFF, HTTPBIN, DIY, SEED, BARE)
 REFERENCES = ("httpbin", "bare")  # every target's throughput is also given relative to these
 
 

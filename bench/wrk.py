@@ -38,14 +38,30 @@ class WrkResult:
         return self.status_errors + self.socket_errors
 
 
-def command(port: int, kind: str, seconds: int, connections: int, threads: int) -> list[str]:
+@dataclasses.dataclass(frozen=True)
+class Traffic:
+    """Which wrk script shapes the requests, and its arguments after the kind."""
+
+    script: str = "request.lua"
+    args: tuple[str, ...] = ()
+
+
+PLAIN = Traffic()
+CLOUD_RUN = Traffic("cloudrun.lua", ("100",))  # traceparent on every request, 1 in 100 sampled
+UNSAMPLED = Traffic("cloudrun.lua", ("0",))  # traceparent on every request, none sampled
+
+
+def command(
+    port: int, kind: str, seconds: int, connections: int, threads: int, traffic: Traffic = PLAIN
+) -> list[str]:
     """The wrk command line for one run against 127.0.0.1."""
     if kind not in KINDS:
         raise ValueError(f"unknown request kind {kind!r}")
     url = f"http://127.0.0.1:{port}{PATH}"
+    script = SCRIPT.with_name(traffic.script)
     return [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-        "--latency", "-s", str(SCRIPT), url, "--", kind,
+        "--latency", "-s", str(script), url, "--", kind, *traffic.args,
     ]  # fmt: skip
 
 
@@ -70,10 +86,15 @@ def parse(output: str) -> WrkResult:
 
 
 def run(
-    port: int, kind: str, seconds: int, connections: int = 16, threads: int = 1
+    port: int,
+    kind: str,
+    seconds: int,
+    connections: int = 16,
+    threads: int = 1,
+    traffic: Traffic = PLAIN,
 ) -> tuple[WrkResult, str]:
     """Run wrk once; return the parsed result and wrk's full output."""
-    argv = command(port, kind, seconds, connections, threads)
+    argv = command(port, kind, seconds, connections, threads, traffic)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
     output = done.stdout + done.stderr
     if done.returncode != 0:

@@ -47,11 +47,15 @@ class OTLPJsonSpanExporter(OTLPSpanExporter):
 
 def encode(spans: Sequence[ReadableSpan]) -> bytes:
     """An ExportTraceServiceRequest in the OTLP JSON encoding."""
-    grouped: dict[Resource, dict[InstrumentationScope | None, list[JsonObject]]] = {}
+    # Grouped by identity: a Resource hashes by JSON-encoding its attributes, on every span.
+    resources: dict[int, Resource] = {}
+    grouped: dict[int, dict[InstrumentationScope | None, list[JsonObject]]] = {}
     for span in spans:
-        scopes = grouped.setdefault(span.resource, {})
+        resources.setdefault(id(span.resource), span.resource)
+        scopes = grouped.setdefault(id(span.resource), {})
         scopes.setdefault(span.instrumentation_scope, []).append(_span(span))
-    return orjson.dumps({"resourceSpans": [_resource_spans(r, s) for r, s in grouped.items()]})
+    encoded = [_resource_spans(resources[key], scopes) for key, scopes in grouped.items()]
+    return orjson.dumps({"resourceSpans": encoded})
 
 
 def _resource_spans(

@@ -105,7 +105,7 @@ def main() -> None:
     finally:
         sink.terminate()
     off = results["telemetry off"]
-    print(f"| configuration | CPU µs/request | telemetry µs |\n|---|---|---|")
+    print("| configuration | CPU µs/request | telemetry µs |\n|---|---|---|")
     for name, value in results.items():
         print(f"| {name} | {value:.0f} | {value - off:+.0f} |")
 

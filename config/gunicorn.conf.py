@@ -30,7 +30,7 @@ h1trailers.install()  # /trailers over HTTP/1.1; workers inherit the patch at fo
 bind = f"0.0.0.0:{settings.port}"
 workers = settings.web_concurrency
 threads = settings.threads
-worker_class = "gthread"
+worker_class = "service.worker.JsonErrorWorker"  # gthread, with JSON for its own refusals
 timeout = 0  # Cloud Run bounds request time itself; never kill a busy worker
 graceful_timeout = 8  # under Cloud Run's 10 s between SIGTERM and SIGKILL
 keepalive = 5

@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import (
     body,
-    control,
+    cors,
     echo,
     errors,
     exchange,
@@ -43,18 +43,19 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     """Build echoscope for one worker process; the order of the parts is the order of the hooks."""
     app = Flask("echoscope", static_folder=None)  # no /static route: every path echoes
     app.request_class = body.EchoRequest
-    routing.use_any_path(app)
     app.config.update(DEBUG=False, TESTING=False)
+    app.config[logs.LOG_STREAM] = log_stream
+    routing.use_any_path(app)
     me = identity.of_process(settings)
     tracing.init_app(app, settings, me)  # first: every later hook runs inside the server span
     exchange.init_app(app, settings, me)
+    cors.init_app(app, settings)
     metrics.init_app(app, settings, me)
-    logs.init_app(app, settings, me, log_stream)
-    errors.init_app(app)
-    health.init_app(app)
-    openapi.init_app(app)
-    echo_view = echo.init_app(app, settings.max_delay_seconds, settings.max_body_bytes)
-    control.init_app(app, settings.max_delay_seconds, echo_view)
+    logs.init_app(app, settings, me)
+    errors.init_app(app, settings)
+    health.init_app(app, settings)
+    openapi.init_app(app, settings)
+    echo.init_app(app, settings)
     inspection.init_app(app, settings)
     wire.init_app(app, settings)
     cookies.init_app(app, settings)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json as stdlib_json
 import re
+from collections.abc import Iterator
 from typing import IO, Any
 
 import orjson
@@ -54,25 +56,34 @@ class EchoRequest(Request):
         return HashingSink()  # type: ignore[return-value]
 
 
-def read(req: Request, read_raw: bool, parse_form: bool) -> tuple[bytes, MultiDict[str, str]]:
-    """The raw body (unless multipart) and the parsed form; a 400 when the body is unreadable."""
+def read_raw(req: Request) -> bytes:
+    """The raw body, cached on the request; a 400 when the body cannot be read."""
+    with _framing_errors():
+        return req.get_data(cache=True)
+
+
+def read_form(req: Request) -> MultiDict[str, str]:
+    """The parsed form (files stream into a HashingSink); a 400 when the body cannot be read."""
+    with _framing_errors():
+        return req.form
+
+
+def stream_too_large(req: Request, max_body_bytes: int) -> bool:
+    """True when a body read as a stream (multipart) went past `max_body_bytes`."""
+    if req.content_length is not None:
+        return req.content_length > max_body_bytes
+    # A streamed body: werkzeug stopped one byte past the limit (see echo.init_app).
+    return bool(getattr(req.stream, "is_exhausted", False))
+
+
+@contextlib.contextmanager
+def _framing_errors() -> Iterator[None]:
     try:
-        raw = req.get_data(cache=True) if read_raw else b""
-        form = req.form if parse_form else MultiDict()
+        yield
     except HTTPException:
         raise
     except Exception as error:  # the server's own framing errors, e.g. gunicorn's InvalidChunkSize
         raise BadRequest(f"The request body could not be read: {error}"[:200]) from error
-    return raw, form
-
-
-def too_large(req: Request, raw: bytes, read_body: bool, max_body_bytes: int) -> bool:
-    if read_body:
-        return len(raw) > max_body_bytes
-    if req.content_length is not None:
-        return req.content_length > max_body_bytes
-    # A streamed multipart body: the stream stopped one byte past the limit.
-    return bool(getattr(req.stream, "is_exhausted", False))
 
 
 def decode(raw: bytes) -> tuple[str, str]:

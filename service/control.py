@@ -1,4 +1,8 @@
-"""Response controls: /status/<code>, /delay/<seconds> and the x-set-response-* controls."""
+"""Response controls: what the caller asks of the response (mendhak's x-set-response-* names).
+
+Pure: reading and checking the controls, and applying them to a response. The
+routes that use them are registered by `service.echo`.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,16 @@ import dataclasses
 import math
 import re
 import time
-from collections.abc import Callable
 
-from flask import Flask, Request, Response
+from flask import Request, Response
 from werkzeug.exceptions import BadRequest
 
-from service.routing import add_any_method_rule
+from service import mediatypes
 
 STATUS = "x-set-response-status-code"
 DELAY_MS = "x-set-response-delay-ms"
 CONTENT_TYPE = "x-set-response-content-type"
+NO_BODY_STATUSES = frozenset({204, 304})
 # Spaces and tabs only: the value becomes a response header, never a line break in it.
 _MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+([ \t]*;[ \t]*[\w.+-]+=[\w.+\"-]+)*", re.ASCII)
 
@@ -29,24 +33,7 @@ class Controls:
     content_type: str | None = None
 
 
-def init_app(app: Flask, max_delay_seconds: float, echo_view: Callable[..., Response]) -> None:
-    """Register /status/<code> and /delay/<seconds>, both answering with the echo record."""
-
-    def status(code: str) -> Response:
-        wanted = parse_status(code, "status code")
-        response = echo_view()
-        response.status_code = wanted
-        return response
-
-    def delay(seconds: str) -> Response:
-        time.sleep(_delay(seconds, 1.0, max_delay_seconds, "delay"))
-        return echo_view()
-
-    add_any_method_rule(app, "/status/<code>", "status", status)
-    add_any_method_rule(app, "/delay/<seconds>", "delay", delay)
-
-
-def read(req: Request, max_delay_seconds: float) -> Controls:
+def read(req: Request, max_delay_seconds: float, unsafe_types: bool) -> Controls:
     """Read the controls from the query string, else the headers; raise 400 when invalid."""
     status = _lookup(req, STATUS)
     delay = _lookup(req, DELAY_MS)
@@ -55,19 +42,30 @@ def read(req: Request, max_delay_seconds: float) -> Controls:
         return Controls()
     return Controls(
         status=None if status is None else parse_status(status, STATUS),
-        delay_seconds=0.0 if delay is None else _delay(delay, 0.001, max_delay_seconds, DELAY_MS),
-        content_type=None if content_type is None else _media_type(content_type),
+        delay_seconds=0.0 if delay is None else parse_delay(delay, 0.001, max_delay_seconds),
+        content_type=None if content_type is None else _media_type(content_type, unsafe_types),
     )
 
 
 def apply(controls: Controls, response: Response) -> Response:
-    """Delay, then set the status and content type the caller asked for."""
+    """Delay, then set the content type and status the caller asked for."""
     if controls.delay_seconds:
         time.sleep(controls.delay_seconds)
     if controls.content_type is not None:
         response.headers["Content-Type"] = controls.content_type
     if controls.status is not None:
-        response.status_code = controls.status
+        return with_status(response, controls.status)
+    return response
+
+
+def with_status(response: Response, status: int) -> Response:
+    """`response` with `status`; a 204 or 304 becomes the same headers with no body."""
+    if status in NO_BODY_STATUSES:
+        bare = Response(status=status, headers=response.headers)
+        bare.headers.pop("Content-Type", None)
+        bare.headers.pop("Content-Length", None)
+        return bare
+    response.status_code = status
     return response
 
 
@@ -78,7 +76,8 @@ def parse_status(raw: str, name: str) -> int:
     return int(raw)
 
 
-def _delay(raw: str, unit: float, cap: float, name: str) -> float:
+def parse_delay(raw: str, unit: float, cap: float, name: str = DELAY_MS) -> float:
+    """`raw` times `unit` seconds, capped at `cap`; a 400 naming `name` when not a number >= 0."""
     try:
         value = float(raw) * unit
     except ValueError:
@@ -88,10 +87,10 @@ def _delay(raw: str, unit: float, cap: float, name: str) -> float:
     return min(value, cap)
 
 
-def _media_type(raw: str) -> str:
+def _media_type(raw: str, unsafe_types: bool) -> str:
     if not _MEDIA_TYPE.fullmatch(raw):
         raise BadRequest(f"{CONTENT_TYPE} must be a media type like text/plain, got {raw[:64]!r}")
-    return raw
+    return mediatypes.check(raw, CONTENT_TYPE, unsafe_types)
 
 
 def _lookup(req: Request, name: str) -> str | None:

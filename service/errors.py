@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import orjson
 import structlog
-from flask import Flask, Response
+from flask import Flask, Response, g
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from service.settings import Settings
 
 _log = structlog.get_logger("echoscope.errors")
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, settings: Settings) -> None:
     """Answer every HTTP error, and every unhandled exception, with a JSON body."""
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, _unhandled)
@@ -18,15 +20,25 @@ def init_app(app: Flask) -> None:
 
 def http_error(error: HTTPException) -> Response:
     """The JSON response for an HTTP error, keeping its headers (e.g. Allow on 405)."""
-    response = Response(status=error.code or 500, headers=error.get_headers())
     status = error.code or 500
-    body = {"error": error.name, "status": status, "detail": error.description}
-    response.set_data(orjson.dumps(body))
+    return json_error(status, error.name, error.description or "", error.get_headers())
+
+
+def json_error(
+    status: int, name: str, detail: str, headers: list[tuple[str, str]] | None = None
+) -> Response:
+    """The error shape as a response."""
+    body = {"error": name, "status": status, "detail": detail}
+    response = Response(orjson.dumps(body), status=status, headers=headers)
     response.mimetype = "application/json"
     return response
 
 
 def _unhandled(error: Exception) -> Response:
-    # The traceback goes to the log as one structured ERROR line, never to the client.
-    _log.exception("unhandled exception", error_type=type(error).__name__)
+    # The traceback goes to the log as one ERROR line (Error Reporting reads its
+    # `stack_trace`), never to the client; metrics label the exchange with its type.
+    exchange = g.get("exchange")
+    if exchange is not None:
+        exchange.error_type = type(error).__qualname__
+    _log.exception("unhandled exception", error_type=type(error).__qualname__)
     return http_error(InternalServerError())

@@ -1,9 +1,10 @@
-"""One request/response exchange: its id, clock and trace ids, CORS, and the finishers.
+"""One request/response exchange: its id, clock and trace ids; finished once into an Outcome.
 
 Every request gets an `Exchange` in `flask.g` before any view runs. When the
-response is ready, the finishers registered by the telemetry parts (metrics,
-then the log line) run in registration order on the same exchange, so each
-reads what the others already computed instead of re-reading the request.
+response is ready its ids go on the headers; when the exchange is over (after the
+last byte for a streamed response) the record is built if no view built it, time
+is measured once, and every finisher (span, metrics, log line …) receives the
+same frozen `Outcome`, in registration order. Finishers never re-read the request.
 """
 
 from __future__ import annotations
@@ -11,44 +12,46 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import structlog
-from flask import Flask, Request, Response, g, request
-from opentelemetry import trace
+from flask import Flask, Request, Response, g, request, stream_with_context
 
-from service import routing
+from service import record, routing, traceids
 from service.identity import Identity
+from service.record import Record
 from service.settings import Settings
+from service.traceids import TraceIds
 
-Finisher = Callable[["Exchange", Response], None]
 _FINISHERS = "echoscope.finishers"
-_EXPOSED = "X-Request-Id, traceresponse"
-_NO_BODY_STATUSES = frozenset({204, 304})
+_BODY_HEAD_BYTES = 65536  # what a streamed response keeps of its body for the log line
 _log = structlog.get_logger("echoscope.exchange")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class TraceIds:
-    """The server span's ids as Cloud Logging, exemplars and the record show them."""
+class Outcome:
+    """What one exchange was, measured once; every finisher reads only this."""
 
-    trace_id: str
-    span_id: str
-    sampled: bool
-
-    @property
-    def traceresponse(self) -> str:
-        """The W3C Trace Context level 2 `traceresponse` header value."""
-        return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"trace_id": self.trace_id, "span_id": self.span_id, "sampled": self.sampled}
+    request_id: str
+    record: Record
+    method: str  # bounded: `_OTHER` for non-standard methods
+    route: str  # the rule template, or `_UNMATCHED`
+    status: int
+    elapsed: float  # seconds, from before the first hook to the last byte
+    request_size: int
+    response_size: int
+    response_headers: dict[str, str]
+    response_body: bytes  # the body sent (its first 64 KiB for a stream)
+    body_is_record: bool  # the response body is the echo record itself
+    trace: TraceIds | None
+    protocol: str | None
+    error_type: str  # "" unless an unhandled exception ended the request
 
 
 @dataclasses.dataclass(slots=True)
 class Exchange:
-    """What echoscope knows about the current request, built once and shared."""
+    """The mutable state of the current request, until it is finished into an Outcome."""
 
     request: Request
     request_id: str
@@ -57,22 +60,35 @@ class Exchange:
     server: dict[str, Any]
     method: str
     route: str
-    record: dict[str, Any] | None = None
-    echoed: bool = False
+    record: Record | None = None
+    error_type: str = ""
+
+    def echo_record(self, max_body_bytes: int) -> Record:
+        """The echo record of this request, its body read once (a 413 past the limit)."""
+        if self.record is None:
+            self.record = record.capture(
+                self.request, self.request_id, self.trace, self.server, max_body_bytes
+            )
+        return self.record
+
+
+class RecordResponse(Response):
+    """A response whose body is the echo record (logged as the redacted record)."""
+
+
+Finisher = Callable[[Outcome], None]
 
 
 def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
-    """Start an exchange before every request and finish it after every response."""
+    """Start an exchange before every request and finish it once it is over."""
     finishers: list[Finisher] = app.extensions.setdefault(_FINISHERS, [])
     app.before_request(_beginner(_server_info(identity)))
-    if settings.cors_origin:
-        app.before_request(_preflight)
-    app.after_request(_finisher(finishers, _cors_headers(settings.cors_origin)))
-    app.teardown_request(_end)
+    app.after_request(_stamp)
+    app.teardown_request(_finisher(finishers))
 
 
 def on_finish(app: Flask, finisher: Finisher) -> None:
-    """Run `finisher(exchange, response)` after every response, in registration order."""
+    """Run `finisher(outcome)` when each exchange is over, in registration order."""
     app.extensions.setdefault(_FINISHERS, []).append(finisher)
 
 
@@ -82,16 +98,9 @@ def current() -> Exchange:
     return exchange
 
 
-def current_trace_ids() -> TraceIds | None:
-    """Ids of the current span, or None when there is no valid span (excluded paths)."""
-    context = trace.get_current_span().get_span_context()
-    if not context.is_valid:
-        return None
-    return TraceIds(
-        format(context.trace_id, "032x"),
-        format(context.span_id, "016x"),
-        context.trace_flags.sampled,
-    )
+def stream(chunks: Iterator[bytes], **response: Any) -> Response:
+    """A streamed response whose exchange is finished after its last byte."""
+    return Response(stream_with_context(chunks), **response)
 
 
 def _beginner(server: dict[str, Any]) -> Callable[[], None]:
@@ -103,7 +112,7 @@ def _beginner(server: dict[str, Any]) -> Callable[[], None]:
             req,
             request_id,
             time.perf_counter(),
-            current_trace_ids(),
+            traceids.current(),
             server,
             routing.method_of(req),
             routing.route_of(req),
@@ -123,50 +132,81 @@ def _server_info(identity: Identity) -> dict[str, Any]:
     }
 
 
-def _end(_: BaseException | None) -> None:
-    # gunicorn reuses the thread: its own lines after this request must not carry its uuid.
-    structlog.contextvars.clear_contextvars()
-
-
-def _preflight() -> Response | None:
-    if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
-        return None
-    response = Response(status=204)
-    response.headers["Access-Control-Allow-Methods"] = request.headers[
-        "Access-Control-Request-Method"
-    ]
-    wanted = request.headers.get("Access-Control-Request-Headers")
-    if wanted:
-        response.headers["Access-Control-Allow-Headers"] = wanted
-    response.headers["Access-Control-Max-Age"] = "86400"
+def _stamp(response: Response) -> Response:
+    exchange = current()
+    response.headers["X-Request-Id"] = exchange.request_id
+    response.headers["X-Content-Type-Options"] = "nosniff"  # the declared type, never a guess
+    if exchange.trace is not None:
+        response.headers["traceresponse"] = exchange.trace.traceresponse
+    if response.is_streamed:
+        response.response = _CountingStream(response.response)
+    g.echoscope_response = response
     return response
 
 
-def _cors_headers(origin: str) -> dict[str, str]:
-    if not origin:
-        return {}
-    headers = {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": _EXPOSED}
-    if origin != "*":
-        headers["Vary"] = "Origin"
-    return headers
-
-
-def _finisher(finishers: list[Finisher], cors: dict[str, str]) -> Callable[[Response], Response]:
-    def finish(response: Response) -> Response:
-        exchange = current()
-        response.headers["X-Request-Id"] = exchange.request_id
-        if exchange.trace is not None:
-            response.headers["traceresponse"] = exchange.trace.traceresponse
-        response.headers.update(cors)
-        if response.status_code in _NO_BODY_STATUSES:
-            exchange.echoed = False
-            response.set_data(b"")
-            response.headers.pop("Content-Type", None)
-        for finisher in finishers:
-            try:
-                finisher(exchange, response)
-            except Exception:  # telemetry must never fail the request it describes
-                _log.exception("telemetry finisher failed", finisher=finisher.__qualname__)
-        return response
+def _finisher(finishers: list[Finisher]) -> Callable[[BaseException | None], None]:
+    def finish(_: BaseException | None) -> None:
+        response: Response | None = g.pop("echoscope_response", None)
+        exchange: Exchange | None = g.get("exchange")
+        if response is not None and exchange is not None:
+            _run(finishers, _outcome(exchange, response))
+        # gunicorn reuses the thread: its own lines after this request must not carry its uuid.
+        structlog.contextvars.clear_contextvars()
 
     return finish
+
+
+def _outcome(exchange: Exchange, response: Response) -> Outcome:
+    elapsed = time.perf_counter() - exchange.started
+    streamed = response.response if isinstance(response.response, _CountingStream) else None
+    body = streamed.head if streamed else response.get_data()
+    req = exchange.request
+    rec = exchange.record or record.capture_head(
+        req, exchange.request_id, exchange.trace, exchange.server
+    )
+    return Outcome(
+        request_id=exchange.request_id,
+        record=rec,
+        method=exchange.method,
+        route=exchange.route,
+        status=response.status_code,
+        elapsed=elapsed,
+        request_size=rec["body_size"] or 0,
+        response_size=streamed.size if streamed else len(body),
+        response_headers=dict(response.headers),
+        response_body=body,
+        body_is_record=isinstance(response, RecordResponse) and bool(body),
+        trace=exchange.trace,
+        protocol=req.environ.get("SERVER_PROTOCOL"),
+        error_type=exchange.error_type,
+    )
+
+
+def _run(finishers: list[Finisher], outcome: Outcome) -> None:
+    for finisher in finishers:
+        try:
+            finisher(outcome)
+        except Exception:  # telemetry must never fail the request it describes
+            _log.exception("telemetry finisher failed", finisher=finisher.__qualname__)
+
+
+class _CountingStream:
+    """A streamed body that counts what it yields and keeps its first bytes for the log."""
+
+    def __init__(self, chunks: Iterable[bytes | str]) -> None:
+        self._chunks = chunks
+        self.size = 0
+        self.head = b""
+
+    def __iter__(self) -> Iterator[bytes]:
+        for item in self._chunks:
+            chunk = item.encode() if isinstance(item, str) else item
+            self.size += len(chunk)
+            if len(self.head) < _BODY_HEAD_BYTES:
+                self.head += chunk[: _BODY_HEAD_BYTES - len(self.head)]
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()

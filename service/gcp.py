@@ -8,30 +8,44 @@ from collections.abc import Callable
 
 _METADATA_PATH = "/computeMetadata/v1/project/project-id"
 _TIMEOUT_SECONDS = 0.8
+_FIRST_RETRY_SECONDS = 0.5
+_MAX_RETRY_SECONDS = 30.0
 
 
 def discover_project(
     project: str | None, on_cloud_run: bool, metadata_host: str, deliver: Callable[[str], None]
 ) -> None:
-    """Hand the project id to `deliver`: from the setting, or asked once, in the background."""
+    """Hand the project id to `deliver`: from the setting, or from the metadata server.
+
+    The metadata server is asked in the background, again with back-off until it
+    answers (it may be slow or absent at start-up), then never again.
+    """
     if project:
         deliver(project)
     elif on_cloud_run:
         thread = threading.Thread(
-            target=_ask_metadata_server, args=(metadata_host, deliver), daemon=True
+            target=_ask_until_answered, args=(metadata_host, deliver), daemon=True
         )
         thread.start()
 
 
-def _ask_metadata_server(host: str, deliver: Callable[[str], None]) -> None:
-    request = urllib.request.Request(
-        f"http://{host}{_METADATA_PATH}", headers={"Metadata-Flavor": "Google"}
-    )
+def _ask_until_answered(host: str, deliver: Callable[[str], None]) -> None:
+    wait, stop = _FIRST_RETRY_SECONDS, threading.Event()
+    while True:
+        project = ask_metadata_server(host, _METADATA_PATH)
+        if project:
+            deliver(project)
+            return
+        stop.wait(wait)
+        wait = min(wait * 2, _MAX_RETRY_SECONDS)
+
+
+def ask_metadata_server(host: str, path: str, timeout: float = _TIMEOUT_SECONDS) -> str | None:
+    """One metadata value as text, or None when the server does not answer with one."""
+    request = urllib.request.Request(f"http://{host}{path}", headers={"Metadata-Flavor": "Google"})
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(request, timeout=_TIMEOUT_SECONDS) as response:
-            project = response.read(256).decode("ascii", "replace").strip()
+        with opener.open(request, timeout=timeout) as response:
+            return response.read(4096).decode("ascii", "replace").strip() or None
     except OSError:
-        return  # no metadata server: lines keep the bare trace id
-    if project:
-        deliver(project)
+        return None

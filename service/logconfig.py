@@ -16,8 +16,7 @@ import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from service import redact
-from service.logs import renderer, shared_processors
+from service import logfields, redact
 from service.settings import Settings
 
 
@@ -29,17 +28,17 @@ def stdlib_formatter(
     render = (
         structlog.processors.JSONRenderer(serializer=_dumps_text)
         if log_format == "json"
-        else renderer(log_format)
+        else logfields.renderer(log_format)
     )
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.stdlib.add_logger_name,
             _message_redactor(frozenset(redact_query)),
-            *shared_processors()[:-1],
+            *logfields.pre_chain(),
         ],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.EventRenamer("message"),
+            logfields.message_renamer(),
             render,
         ],
     )

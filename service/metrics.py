@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from time import perf_counter
-from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -27,13 +25,19 @@ from prometheus_client import (
 )
 
 from service import exchange, routing
-from service.exchange import Exchange
+from service.exchange import Outcome
 from service.identity import Identity
 from service.settings import Settings
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 SIZE_BUCKETS = (0, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216)
-_LABELS = ("http_request_method", "http_route", "http_response_status_code")
+_LABELS = (
+    "http_request_method",
+    "http_route",
+    "http_response_status_code",
+    "url_scheme",
+    "error_type",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -140,41 +144,33 @@ class _ActiveRequests:
 _METHOD_LABELS = (*sorted(routing.KNOWN_METHODS), routing.OTHER_METHOD)
 
 
-def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Exchange, Response], None]:
-    children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
-
-    def children_for(key: tuple[str, str, int]) -> tuple[Any, Any, Any]:
-        found = children.get(key)
-        if found is None:
-            found = children[key] = tuple(  # type: ignore[assignment]
-                metric.labels(key[0], key[1], str(key[2]))
-                for metric in (
-                    instruments.duration,
-                    instruments.request_size,
-                    instruments.response_size,
-                )
-            )
-        return found  # type: ignore[return-value]
-
-    def observe(current: Exchange, response: Response) -> None:
-        elapsed = perf_counter() - current.started
-        duration, request_size, response_size = children_for(
-            (current.method, current.route, response.status_code)
+def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], None]:
+    def observe(outcome: Outcome) -> None:
+        labels = (
+            outcome.method,
+            outcome.route,
+            str(outcome.status),
+            outcome.record["scheme"],
+            error_type(outcome),
         )
-        ids = current.trace
+        ids = outcome.trace
         exemplar = (
             {"trace_id": ids.trace_id, "span_id": ids.span_id}
             if exemplars and ids and ids.sampled
             else None
         )
-        duration.observe(elapsed, exemplar)
-        record = current.record
-        request_size.observe(
-            record["body_size"] or 0 if record else current.request.content_length or 0
-        )
-        response_size.observe(response.content_length or 0)
+        instruments.duration.labels(*labels).observe(outcome.elapsed, exemplar)
+        instruments.request_size.labels(*labels).observe(outcome.request_size)
+        instruments.response_size.labels(*labels).observe(outcome.response_size)
 
     return observe
+
+
+def error_type(outcome: Outcome) -> str:
+    """OpenTelemetry's `error.type`: the exception's type, the status code of a 5xx, or ""."""
+    if outcome.error_type:
+        return outcome.error_type
+    return str(outcome.status) if outcome.status >= 500 else ""
 
 
 def _metrics_view(instruments: Instruments, multiprocess_mode: bool) -> Callable[[], Response]:

@@ -7,11 +7,12 @@ from pathlib import Path
 from flask import Flask, Response
 
 from service.routing import add_strict_rule
+from service.settings import Settings
 
 _SPEC = Path(__file__).with_name("openapi.json")
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, settings: Settings) -> None:
     """Serve the shipped OpenAPI document at /openapi.json."""
     body = _SPEC.read_bytes()
     add_strict_rule(

@@ -8,17 +8,17 @@ batch processor's limits are read by the OpenTelemetry SDK itself.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Callable
 
-from flask import Flask, Response
+from flask import Flask
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation import wsgi as otel_wsgi
 from opentelemetry.instrumentation._semconv import (
     _OpenTelemetrySemanticConventionStability,
     _OpenTelemetryStabilitySignalType,
+    _StabilityMode,
 )
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
@@ -34,7 +34,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.util._importlib_metadata import entry_points
 
 from service import exchange, redact, routing
-from service.exchange import Exchange
+from service.exchange import Outcome
 from service.identity import Identity
 from service.settings import Settings
 
@@ -50,8 +50,7 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
     provider = create_provider(settings, identity)
     app.extensions[_PROVIDER] = provider
     propagate.set_global_textmap(create_propagator(settings.propagators))
-    # The instrumentation reads this choice only from the environment, once.
-    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", settings.semconv_opt_in)
+    use_semconv(settings.semconv_opt_in)
     FlaskInstrumentor.instrument_app(  # type: ignore[no-untyped-call]
         app,
         tracer_provider=provider,
@@ -119,6 +118,24 @@ def create_propagator(names: tuple[str, ...]) -> TextMapPropagator:
     return CompositePropagator(propagators)
 
 
+def use_semconv(opt_in: str) -> None:
+    """Apply OTEL_SEMCONV_STABILITY_OPT_IN (read by Settings) to the HTTP instrumentation.
+
+    The instrumentation would read the environment itself; echoscope reads settings once.
+    """
+    stability = _OpenTelemetrySemanticConventionStability
+    stability._initialize()  # type: ignore[no-untyped-call]
+    choices = {part.strip() for part in opt_in.split(",")}
+    mode = (
+        _StabilityMode.HTTP_DUP
+        if "http/dup" in choices
+        else _StabilityMode.HTTP
+        if "http" in choices
+        else _StabilityMode.DEFAULT
+    )
+    stability._OTEL_SEMCONV_STABILITY_SIGNAL_MAPPING[_OpenTelemetryStabilitySignalType.HTTP] = mode
+
+
 def excluded_urls(paths: tuple[str, ...]) -> str:
     """Anchored patterns for the instrumentation, which searches the full URL."""
     return ",".join(rf"^[a-z]+://[^/]+{re.escape(path)}(\?.*)?$" for path in paths)
@@ -141,7 +158,7 @@ def _flush_and_stop(provider: TracerProvider) -> None:
     provider.shutdown()
 
 
-def _span_finisher(settings: Settings) -> Callable[[Exchange, Response], None]:
+def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
     header_keys = [
         f"http.request.header.{name.replace('-', '_')}" for name in settings.redact_headers
     ]
@@ -150,12 +167,12 @@ def _span_finisher(settings: Settings) -> Callable[[Exchange, Response], None]:
         _OpenTelemetryStabilitySignalType.HTTP
     )
 
-    def finish(current: Exchange, response: Response) -> None:
+    def finish(outcome: Outcome) -> None:
         span = trace.get_current_span()
         if not span.is_recording():
             return
-        otel_wsgi.add_response_attributes(span, response.status, [], None, mode)
-        query = current.request.query_string.decode("utf-8", "replace")
+        otel_wsgi.add_response_attributes(span, f"{outcome.status} ", [], None, mode)
+        query = outcome.record["query_string"]
         if query:
             span.set_attribute("url.query", redact.query_string(query, query_names))
         attributes = getattr(span, "attributes", None) or {}
@@ -165,7 +182,7 @@ def _span_finisher(settings: Settings) -> Callable[[Exchange, Response], None]:
         referer = attributes.get(_REFERER)
         if referer:
             span.set_attribute(_REFERER, [redact.url(value, query_names) for value in referer])
-        if current.route == routing.UNMATCHED:
-            span.update_name(f"{current.method} {routing.UNMATCHED}")
+        if outcome.route == routing.UNMATCHED:
+            span.update_name(f"{outcome.method} {routing.UNMATCHED}")
 
     return finish

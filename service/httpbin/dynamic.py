@@ -44,7 +44,7 @@ class _Views:
         shape.record(self._limit)
         size = params.integer(n, "n", 0, params.MAX_BYTES)
         chunk = params.chunk_size(request, size)
-        return Response(_chunks(params.rng(request), size, chunk), mimetype=OCTETS)
+        return shape.stream(_chunks(params.rng(request), size, chunk), OCTETS)
 
     def unstable(self) -> Response:
         shape.record(self._limit)

@@ -9,12 +9,13 @@ echoed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 from flask import Response
 
-from service import echo, exchange
+from service import exchange
 
 Record = dict[str, Any]
 JSON = "application/json"
@@ -24,7 +25,7 @@ HTML = "text/html; charset=utf-8"
 
 def record(max_body_bytes: int) -> Record:
     """The echo record of the current request, captured once per exchange (413 past the limit)."""
-    return echo.record_of(exchange.current(), True, max_body_bytes)
+    return exchange.current().echo_record(max_body_bytes)
 
 
 def request_part(rec: Record) -> dict[str, Any]:
@@ -52,6 +53,11 @@ def json_response(value: Any, status: int = 200) -> Response:
     """Indented, sorted JSON ending in a newline, as psf/httpbin writes it."""
     body = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     return Response(body, status=status, mimetype=JSON)
+
+
+def stream(chunks: Iterator[bytes], content_type: str, status: int = 200) -> Response:
+    """A streamed body, measured and logged once its last byte is sent."""
+    return exchange.stream(chunks, status=status, content_type=content_type)
 
 
 def text_response(body: bytes | str, content_type: str = TEXT, status: int = 200) -> Response:

@@ -43,7 +43,7 @@ class _Views:
         part = shape.request_part(shape.record(self._limit))
         count = params.integer(n, "n", 0, params.MAX_STREAM_LINES)
         lines = (orjson.dumps({**part, "id": i}) + b"\n" for i in range(count))
-        return Response(lines, mimetype=shape.JSON)
+        return shape.stream(lines, shape.JSON)
 
     def drip(self) -> Response:
         shape.record(self._limit)
@@ -53,7 +53,7 @@ class _Views:
         status = params.query_int(request, "code", 200, 200, 599)
         params.within(duration + delay, "delay and duration", self._max)
         time.sleep(delay)
-        response = Response(_drip(size, duration), status=status, mimetype=OCTETS)
+        response = shape.stream(_drip(size, duration), OCTETS, status)
         response.headers["Content-Length"] = str(size)
         return response
 
@@ -67,7 +67,7 @@ class _Views:
         time.sleep(delay)
         pause = duration / (count - 1) if count > 1 else 0.0
         events = _events(count, pause, jitter)
-        return Response(events, content_type="text/event-stream; charset=utf-8")
+        return shape.stream(events, "text/event-stream; charset=utf-8")
 
     def range_(self, n: str) -> Response:
         shape.record(self._limit)
@@ -76,7 +76,8 @@ class _Views:
         first, last = ranges.requested(request.headers.get("Range"), size)
         chunk = params.chunk_size(request, last + 1 - first)
         body = ranges.alphabet(first, last, chunk, duration / size)
-        response = Response(body, status=206 if (first, last) != (0, size - 1) else 200)
+        whole = (first, last) == (0, size - 1)
+        response = shape.stream(body, OCTETS, 200 if whole else 206)
         response.headers.update(ranges.headers(first, last, size))
         return response
 

@@ -10,7 +10,7 @@ import orjson
 from flask import Flask, Request, Response, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
-from service import echo, exchange, h1trailers
+from service import exchange, h1trailers, record
 from service.httpbin import shape
 from service.routing import add_any_method_rule, add_strict_rule
 from service.settings import Settings
@@ -51,7 +51,9 @@ class _Views:
 
     def upload(self) -> Response:
         received = _discard_body(request, self._limit)
-        rec = echo.record_of(exchange.current(), body=False)
+        current = exchange.current()
+        head = record.capture_head(request, current.request_id, current.trace, current.server)
+        rec = current.record = {**head, "body_size": received}  # counted, never kept
         answer = {**shape.request_part(rec), "method": rec["method"], "bytes_received": received}
         return shape.json_response(answer)
 
@@ -61,8 +63,7 @@ class _Views:
             {**shape.body_part(shape.record(self._limit)), "method": request.method},
             option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
         )
-        response = Response(_then_trailers(body + b"\n", request.environ, wanted))
-        response.mimetype = shape.JSON
+        response = shape.stream(_then_trailers(body + b"\n", request.environ, wanted), shape.JSON)
         if wanted:
             response.headers["Trailer"] = ", ".join(dict.fromkeys(name for name, _ in wanted))
         return response

@@ -363,8 +363,8 @@ def test_latency_exemplars_carry_the_trace_ids_of_logged_requests(stack: Stack) 
             assert re.fullmatch(r"[0-9a-f]{16}", exemplar["labels"].get("span_id", "")), exemplar
             trace_ids.add(exemplar["labels"]["trace_id"])
     logged = {
-        line["logging.googleapis.com/trace"].rpartition("/")[2]
+        line["request"]["trace"]["trace_id"]
         for line in stack.one_worker.exchange_lines()
-        if "logging.googleapis.com/trace" in line
+        if line["request"]["trace"]
     }
     assert trace_ids & logged, "no exemplar trace_id appears in the exchange log lines"

@@ -234,9 +234,7 @@ def test_missing_metadata_server_does_not_delay_start_up(metadata: str) -> None:
         time.sleep(1.0)  # past the metadata timeout: a late answer would show now
         response = requests.get(f"{server.url}/anything", timeout=5)
         line = server.line_for(response.headers["X-Request-Id"])
-        assert (
-            line["logging.googleapis.com/trace"] == response.json()["trace"]["trace_id"]
-        )  # bare id
+        assert "logging.googleapis.com/trace" not in line  # never a bare id
     finally:
         server.stop()
         if listener:
@@ -289,10 +287,10 @@ def test_project_from_the_metadata_server_names_the_trace() -> None:
         while time.monotonic() < deadline:  # asked in the background: may land after the first line
             response = requests.get(f"{server.url}/anything", timeout=5)
             trace_id = response.json()["trace"]["trace_id"]
-            trace_field = server.line_for(response.headers["X-Request-Id"])[
-                "logging.googleapis.com/trace"
-            ]
-            if trace_field != trace_id:
+            trace_field = server.line_for(response.headers["X-Request-Id"]).get(
+                "logging.googleapis.com/trace", ""
+            )
+            if trace_field:
                 break
             time.sleep(0.1)
         assert trace_field == f"projects/demo-project-123/traces/{trace_id}"

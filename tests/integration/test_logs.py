@@ -39,7 +39,7 @@ def test_gunicorn_boot_lines_are_json(server: Server) -> None:
     boot = [line for line in server.json_lines() if line.get("logger") == "gunicorn.error"]
     messages = " ".join(line["message"] for line in boot)
     assert "Listening at" in messages and "Booting worker" in messages
-    assert all(line["severity"] == "INFO" and line["timestamp"].endswith("Z") for line in boot)
+    assert all(line["severity"] == "INFO" and line["time"].endswith("Z") for line in boot)
 
 
 def test_exactly_one_line_per_exchange_and_none_for_excluded(server: Server) -> None:
@@ -85,7 +85,7 @@ def test_http_request_fields(server: Server) -> None:
 def test_timestamp_uuid_request_and_response(server: Server) -> None:
     response = requests.get(f"{server.url}/anything?x=1")
     line = _line(server, response)
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", line["timestamp"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", line["time"])
     assert line["uuid"] == response.json()["uuid"] == line["request"]["uuid"]
     assert line["request"]["args"] == {"x": "1"}
     assert line["response"]["status"] == 200
@@ -95,7 +95,8 @@ def test_timestamp_uuid_request_and_response(server: Server) -> None:
 def test_trace_fields_from_traceparent(server: Server) -> None:
     response = requests.get(f"{server.url}/anything", headers={"traceparent": TRACEPARENT})
     line = _line(server, response)
-    assert line["logging.googleapis.com/trace"] == TRACE_ID
+    assert "logging.googleapis.com/trace" not in line  # no project: never a bare id
+    assert line["request"]["trace"]["trace_id"] == TRACE_ID
     assert line["logging.googleapis.com/spanId"] == response.json()["trace"]["span_id"]
     assert re.fullmatch(r"[0-9a-f]{16}", line["logging.googleapis.com/spanId"])
     assert line["logging.googleapis.com/trace_sampled"] is True
@@ -106,16 +107,15 @@ def test_trace_fields_from_cloud_trace_context(server: Server) -> None:
         f"{server.url}/anything",
         headers={"X-Cloud-Trace-Context": "105445aa7843bc8bf206b12000100000/1;o=1"},
     )
-    assert (
-        _line(server, response)["logging.googleapis.com/trace"]
-        == "105445aa7843bc8bf206b12000100000"
-    )
+    line = _line(server, response)
+    assert line["request"]["trace"]["trace_id"] == "105445aa7843bc8bf206b12000100000"
+    assert line["logging.googleapis.com/trace_sampled"] is True
 
 
 def test_trace_fields_without_trace_headers(server: Server) -> None:
     response = requests.get(f"{server.url}/anything")
     line = _line(server, response)
-    assert line["logging.googleapis.com/trace"] == response.json()["trace"]["trace_id"]
+    assert line["logging.googleapis.com/spanId"] == response.json()["trace"]["span_id"]
     assert line["logging.googleapis.com/trace_sampled"] is True
 
 

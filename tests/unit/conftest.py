@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
-from service import logs
+from service import logfields
 from service.app import create_app
 from service.settings import Settings
 
@@ -91,10 +91,10 @@ def build(env: Mapping[str, str] | None = None) -> Echo:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_correlation(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The trace prefix is process-wide; keep one test's project out of the next test.
-    monkeypatch.setattr(logs.Correlation, "trace_prefix", "")
-    monkeypatch.setattr(logs.Correlation, "labels", {})
+def _fresh_correlation() -> Iterator[None]:
+    # The trace fields are process-wide; keep one test's project out of the next test.
+    yield
+    logfields.cloud_trace.configure({})
 
 
 @pytest.fixture

@@ -99,8 +99,37 @@ def test_content_type_control_as_header(echo: Echo) -> None:
 
 
 def test_content_type_control_as_query_parameter(echo: Echo) -> None:
-    response = echo.client.get(f"/anything?{control.CONTENT_TYPE}=application/xml")
-    assert response.headers["Content-Type"] == "application/xml"
+    response = echo.client.get(f"/anything?{control.CONTENT_TYPE}=text/csv")
+    assert response.headers["Content-Type"] == "text/csv"
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "text/html",
+        "TEXT/HTML; charset=utf-8",
+        "image/svg+xml",
+        "application/xhtml+xml",
+        "application/xml",
+        "text/xml",
+        "text/javascript",
+        "application/x-unknown-thing",
+    ],
+)
+def test_content_type_control_refuses_active_content(echo: Echo, kind: str) -> None:
+    response = echo.client.get(
+        "/anything", query_string={control.CONTENT_TYPE: kind, "q": "<script>alert(1)</script>"}
+    )
+    assert response.status_code == 400
+    assert response.mimetype == "application/json"
+    assert control.CONTENT_TYPE in response.json["detail"]
+    assert b"<script>" not in response.get_data()
+
+
+def test_unsafe_content_types_setting_allows_them(make_echo: MakeEcho) -> None:
+    echo = make_echo({"ECHO_UNSAFE_CONTENT_TYPES": "true"})
+    response = echo.client.get(f"/anything?{control.CONTENT_TYPE}=text/html")
+    assert (response.status_code, response.mimetype) == (200, "text/html")
 
 
 def test_delay_control_as_header_and_query(capped: Echo) -> None:

@@ -89,11 +89,12 @@ def test_unhandled_exception_logs_one_structured_error_line(failing: Echo) -> No
     assert len(errors_lines) == 1
     (line,) = errors_lines
     assert line["severity"] == "ERROR"
-    exception = line["exception"]
-    assert isinstance(exception, list)
-    assert exception[0]["exc_type"] == "RuntimeError"
-    assert exception[0]["exc_value"] == "kaboom"
-    assert exception[0]["frames"][-1]["name"] == "boom"
+    # Error Reporting reads the traceback as text, in Python's own format.
+    stack = line["stack_trace"]
+    assert stack.startswith("Traceback (most recent call last):\n")
+    assert ", in boom\n" in stack
+    assert stack.rstrip().endswith("RuntimeError: kaboom")
+    assert line["error_type"] == "RuntimeError"
 
 
 def test_unhandled_exception_event_names_the_error_type(failing: Echo) -> None:
@@ -109,8 +110,8 @@ def test_unhandled_exception_error_line_shares_the_exchange_ids(failing: Echo) -
     response = failing.client.get("/boom")
     error_line, exchange_line = failing.lines()
     assert error_line["uuid"] == exchange_line["uuid"] == response.headers["X-Request-Id"]
-    trace_key = "logging.googleapis.com/trace"
-    assert error_line[trace_key] == exchange_line[trace_key]
+    span_key = "logging.googleapis.com/spanId"
+    assert error_line[span_key] == exchange_line[span_key]
 
 
 def test_unhandled_exception_exchange_line_has_status_500(failing: Echo) -> None:

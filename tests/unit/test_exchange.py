@@ -130,3 +130,37 @@ def test_traceresponse_continues_the_callers_trace(echo: Echo) -> None:
 @pytest.mark.parametrize("path", ["/status/500", "/status/abc", "/status/204"])
 def test_traceresponse_on_errors_and_empty_bodies(echo: Echo, path: str) -> None:
     assert TRACERESPONSE.fullmatch(echo.client.get(path).headers["traceresponse"])
+
+
+def test_log_latency_equals_the_histogram_observation(echo: Echo) -> None:
+    echo.client.get("/status/201")
+    line = echo.exchange_line()
+    labels = {
+        "http_request_method": "GET",
+        "http_route": "/status/<code>",
+        "http_response_status_code": "201",
+        "url_scheme": "http",
+        "error_type": "",
+    }
+    observed = echo.registry.get_sample_value("http_server_request_duration_seconds_sum", labels)
+    assert observed is not None
+    assert line["httpRequest"]["latency"] == f"{observed:.6f}s"  # one clock, one measurement
+    assert line["message"].endswith(f" {observed * 1000:.1f}ms")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/anything"),
+        ("GET", "/status/404"),
+        ("GET", "/status/204"),
+        ("GET", "/status/abc"),
+        ("GET", "/health"),
+        ("GET", "/metrics"),
+        ("POST", "/health"),
+        ("GET", "/openapi.json"),
+    ],
+)
+def test_nosniff_on_every_response(echo: Echo, method: str, path: str) -> None:
+    response = echo.client.open(path, method=method)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from service import logconfig, logs
+from service import logconfig
 from service.settings import Settings
 from tests.unit.conftest import (
     CLOUD_TRACE_ID,
@@ -150,7 +150,9 @@ def test_message_of_an_error_status(echo: Echo) -> None:
 def test_timestamp_is_rfc3339_utc(echo: Echo) -> None:
     before = datetime.datetime.now(datetime.UTC)
     echo.client.get("/")
-    stamp = echo.exchange_line()["timestamp"]
+    line = echo.exchange_line()
+    assert "timestamp" not in line  # the agent reads `time`; a string `timestamp` is ignored
+    stamp = line["time"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)", stamp)
     parsed = datetime.datetime.fromisoformat(stamp)
     assert parsed.utcoffset() == datetime.timedelta(0)
@@ -188,26 +190,29 @@ def test_logged_response_body_of_a_204_is_empty(echo: Echo, path: str) -> None:
 # --- trace fields ------------------------------------------------------------------------
 
 
-def test_trace_fields_from_traceparent(echo: Echo) -> None:
+def test_trace_fields_from_traceparent(make_echo: MakeEcho) -> None:
+    echo = make_echo({"GOOGLE_CLOUD_PROJECT": "p"})
     record = echo.client.get("/", headers={"traceparent": TRACEPARENT}).json
     line = echo.exchange_line()
-    assert line[TRACE] == TRACE_ID
+    assert line[TRACE] == f"projects/p/traces/{TRACE_ID}"
     assert line[SPAN] == record["trace"]["span_id"]
     assert re.fullmatch(r"[0-9a-f]{16}", line[SPAN])
     assert line[SAMPLED] is True
 
 
-def test_trace_fields_from_cloud_trace_context(echo: Echo) -> None:
+def test_trace_fields_from_cloud_trace_context(make_echo: MakeEcho) -> None:
+    echo = make_echo({"GOOGLE_CLOUD_PROJECT": "p"})
     echo.client.get("/", headers={"X-Cloud-Trace-Context": f"{CLOUD_TRACE_ID}/123;o=1"})
     line = echo.exchange_line()
-    assert line[TRACE] == CLOUD_TRACE_ID
+    assert line[TRACE] == f"projects/p/traces/{CLOUD_TRACE_ID}"
     assert line[SAMPLED] is True
 
 
-def test_trace_fields_of_a_new_trace(echo: Echo) -> None:
+def test_trace_fields_of_a_new_trace(make_echo: MakeEcho) -> None:
+    echo = make_echo({"GOOGLE_CLOUD_PROJECT": "p"})
     record = echo.client.get("/").json
     line = echo.exchange_line()
-    assert line[TRACE] == record["trace"]["trace_id"]
+    assert line[TRACE] == f"projects/p/traces/{record['trace']['trace_id']}"
     assert line[SPAN] == record["trace"]["span_id"]
 
 
@@ -226,7 +231,15 @@ def test_project_of_one_app_does_not_leak_into_the_next(make_echo: MakeEcho) -> 
     make_echo({"GOOGLE_CLOUD_PROJECT": "my-project"})
     echo = make_echo({})
     echo.client.get("/", headers={"traceparent": TRACEPARENT})
-    assert echo.exchange_line()[TRACE] == TRACE_ID
+    assert TRACE not in echo.exchange_line()
+
+
+def test_no_bare_trace_id_while_the_project_is_unknown(echo: Echo) -> None:
+    record = echo.client.get("/", headers={"traceparent": TRACEPARENT}).json
+    line = echo.exchange_line()
+    assert TRACE not in line  # a bare id correlates with nothing in Cloud Logging
+    assert line[SPAN] == record["trace"]["span_id"]
+    assert line["request"]["trace"]["trace_id"] == TRACE_ID
 
 
 def test_no_trace_fields_when_tracing_is_disabled(make_echo: MakeEcho) -> None:
@@ -463,7 +476,7 @@ def test_logconfig_dict_renders_stdlib_records_as_json_lines() -> None:
     assert record["severity"] == "WARNING"
     assert record["message"] == "Worker 42 booted"
     assert record["logger"] == "gunicorn.error"
-    assert "timestamp" in record
+    assert record["time"].endswith("Z")
 
 
 @pytest.mark.usefixtures("restored_logging")
@@ -485,7 +498,7 @@ def test_logconfig_dict_silences_the_access_log_and_honours_the_level() -> None:
 
 
 @pytest.mark.usefixtures("restored_logging")
-def test_logconfig_dict_renders_an_exception_as_structure() -> None:
+def test_logconfig_dict_renders_an_exception_as_a_stack_trace() -> None:
     stream = _configured_stream(Settings())
     try:
         raise ValueError("bad thing")
@@ -494,7 +507,9 @@ def test_logconfig_dict_renders_an_exception_as_structure() -> None:
     (line,) = stream.getvalue().splitlines()
     record = json.loads(line)
     assert record["severity"] == "ERROR"
-    assert record["exception"][0]["exc_type"] == "ValueError"
+    assert record["stack_trace"].startswith("Traceback (most recent call last):")
+    assert record["stack_trace"].rstrip().endswith("ValueError: bad thing")
+    assert record["error_type"] == "ValueError"
 
 
 def test_stdlib_record_inside_a_request_carries_its_trace(echo: Echo) -> None:
@@ -515,7 +530,7 @@ def test_stdlib_record_inside_a_request_carries_its_trace(echo: Echo) -> None:
     finally:
         logger.removeHandler(handler)
     record = json.loads(stream.getvalue())
-    assert record[TRACE] == TRACE_ID
+    assert TRACE not in record  # no project known in this test
     assert record[SPAN] == echo.exchange_line()[SPAN]
     assert record["uuid"] == echo.exchange_line()["uuid"]
 
@@ -529,7 +544,7 @@ def test_structlog_line_inside_a_request_carries_its_trace(echo: Echo) -> None:
     echo.client.get("/noisy", headers={"traceparent": TRACEPARENT})
     inner, exchange_line = echo.lines()
     assert (inner["message"], inner["severity"], inner["detail"]) == ("from inside", "WARNING", 1)
-    assert inner[TRACE] == exchange_line[TRACE] == TRACE_ID
+    assert inner[SPAN] == exchange_line[SPAN]
     assert inner["uuid"] == exchange_line["uuid"]
 
 
@@ -558,7 +573,7 @@ def test_once_per_interval_lets_other_messages_and_loggers_through() -> None:
 
 def test_once_per_interval_releases_with_a_count(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(logs.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(logconfig.time, "monotonic", lambda: clock[0])
     gate = logconfig.OncePerInterval("opentelemetry", 60)
     assert gate.filter(_record("opentelemetry.sdk", "export failed"))
     assert not gate.filter(_record("opentelemetry.sdk", "export failed"))

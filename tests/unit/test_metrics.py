@@ -18,18 +18,26 @@ DURATION = "http_server_request_duration_seconds"
 REQUEST_SIZE = "http_server_request_body_size_bytes"
 RESPONSE_SIZE = "http_server_response_body_size_bytes"
 ACTIVE = "http_server_active_requests"
-HTTP_LABELS = {"http_request_method", "http_route", "http_response_status_code"}
+HTTP_LABELS = {
+    "http_request_method",
+    "http_route",
+    "http_response_status_code",
+    "url_scheme",
+    "error_type",
+}
 SPEC_DURATION_BUCKETS = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ]  # fmt: skip
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
 
-def _labels(method: str, route: str, status: int) -> dict[str, str]:
+def _labels(method: str, route: str, status: int, error_type: str | None = None) -> dict[str, str]:
     return {
         "http_request_method": method,
         "http_route": route,
         "http_response_status_code": str(status),
+        "url_scheme": "http",
+        "error_type": (str(status) if status >= 500 else "") if error_type is None else error_type,
     }
 
 
@@ -164,8 +172,26 @@ def test_errors_are_counted(echo: Echo) -> None:
     echo.app.add_url_rule("/boom", "boom", boom)
     echo.client.get("/boom")
     echo.client.get("/status/abc")
-    assert _count(echo, "GET", "/boom", 500) == 1
+    assert _count(echo, "GET", "/boom", 500) == 0  # not labelled as a plain 500 ...
+    labels = _labels("GET", "/boom", 500, error_type="RuntimeError")  # ... but by its type
+    assert echo.registry.get_sample_value(f"{DURATION}_count", labels) == 1
     assert _count(echo, "GET", "/status/<code>", 400) == 1
+
+
+def test_error_type_is_the_status_of_a_5xx_and_empty_otherwise(echo: Echo) -> None:
+    echo.client.get("/status/503")
+    echo.client.get("/status/404")
+    assert _count(echo, "GET", "/status/<code>", 503, DURATION) == 1  # error_type="503"
+    assert _count(echo, "GET", "/status/<code>", 404, DURATION) == 1  # error_type=""
+    wrong = _labels("GET", "/status/<code>", 503, error_type="")
+    assert echo.registry.get_sample_value(f"{DURATION}_count", wrong) is None
+
+
+def test_url_scheme_label_follows_the_trusted_proxy(make_echo: MakeEcho) -> None:
+    echo = make_echo({"ECHO_TRUSTED_PROXY_HOPS": "1"})
+    echo.client.get("/anything", headers={"X-Forwarded-Proto": "https"})
+    labels = {**_labels("GET", "/anything", 200), "url_scheme": "https"}
+    assert echo.registry.get_sample_value(f"{DURATION}_count", labels) == 1
 
 
 def test_413_is_counted(make_echo: MakeEcho) -> None:

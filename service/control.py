@@ -21,10 +21,8 @@ STATUS = "x-set-response-status-code"
 DELAY_MS = "x-set-response-delay-ms"
 CONTENT_TYPE = "x-set-response-content-type"
 NO_BODY_STATUSES = frozenset({204, 304})
-_CHALLENGES = {
-    401: {"WWW-Authenticate": 'Basic realm="Fake Realm"'},
-    407: {"Proxy-Authenticate": 'Basic realm="Fake Realm"'},
-}
+# (407's Proxy-Authenticate is hop-by-hop: gunicorn drops it, so echoscope cannot send it.)
+_CHALLENGES = {401: {"WWW-Authenticate": 'Basic realm="Fake Realm"'}}
 # Spaces and tabs only: the value becomes a response header, never a line break in it.
 _MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+([ \t]*;[ \t]*[\w.+-]+=[\w.+\"-]+)*", re.ASCII)
 
@@ -104,7 +102,7 @@ def choose_status(raw: str, rng: random.Random | None = None) -> int:
 
 
 def status_headers(status: int) -> dict[str, str]:
-    """What httpbin adds to a status: Location on a redirect, the challenge on 401 and 407."""
+    """What httpbin adds to a status: Location on a redirect, the challenge on 401."""
     if 300 <= status < 400 and status != 304:
         return {"Location": "/redirect/1"}
     return _CHALLENGES.get(status, {})

@@ -143,7 +143,7 @@ def test_bad_status_choices_are_400(raw: str) -> None:
         (307, {"Location": "/redirect/1"}),
         (304, {}),
         (401, {"WWW-Authenticate": 'Basic realm="Fake Realm"'}),
-        (407, {"Proxy-Authenticate": 'Basic realm="Fake Realm"'}),
+        (407, {}),  # Proxy-Authenticate is hop-by-hop: gunicorn would drop it
         (200, {}),
         (500, {}),
     ],

@@ -142,10 +142,16 @@ def _http_request(outcome: Outcome, loggable: dict[str, Any]) -> dict[str, Any]:
 
 
 def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) -> dict[str, Any]:
+    # Non-echo bodies may repeat the caller's secrets (httpbin's /headers, /bearer …): replaced.
+    secrets = redact.secret_values(outcome.record, settings.redact_headers, settings.redact_query)
     cut: dict[str, Any] = {}
     redacted = redact.headers(
         outcome.response_headers, settings.redact_headers, settings.redact_query
     )
+    if secrets:
+        redacted = {
+            key: redact.in_body(value.encode(), secrets).decode() for key, value in redacted.items()
+        }
     part: dict[str, Any] = {
         "status": outcome.status,
         "headers": logbounds.headers(redacted, cut),
@@ -153,17 +159,17 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
     }
     if outcome.body_is_record and settings.log_echo_body == "reference":
         part["body_ref"] = "request"  # the body is the record the line logs as `request`
+    elif outcome.body_is_record:
+        _add_body(part, settings, encoded_record)  # the redacted record, never the caller's secrets
     else:
-        _add_body(
-            part, settings, encoded_record if outcome.body_is_record else outcome.response_body
-        )
+        body = outcome.response_body
+        _add_body(part, settings, redact.in_body(body, secrets) if secrets else body)
     if cut:
         part["cut"] = cut
     return part
 
 
 def _add_body(part: dict[str, Any], settings: Settings, body: bytes) -> None:
-    # An echo response is the record itself: its redacted form, never the caller's secrets.
     limit = min(settings.log_body_bytes, logbounds.RESPONSE_BODY_BUDGET)
     part["body"] = body[:limit].decode("utf-8", "replace")
     if len(body) > limit:

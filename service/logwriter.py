@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import os
 import select
 import stat
@@ -80,8 +81,10 @@ class LineWriter:
                     lines.append(popleft())
             except IndexError:
                 pass
-            if lines:
-                self._write(lines)
+            # A closed stdout (a broken pipe) leaves nowhere to write them: dropped, never raised.
+            with contextlib.suppress(OSError, ValueError):
+                if lines:
+                    self._write(lines)
 
     def _write(self, lines: list[bytes]) -> None:
         chunk: list[bytes] = []

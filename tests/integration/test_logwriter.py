@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from service import logwriter
-from tests.support.server import Server, start_server
+from tests.integration.conftest import MakeServer
+from tests.support.server import Server
 
 CLIENTS = 32
 
@@ -21,26 +22,18 @@ def _post(server: Server, number: int) -> str:
     return response.headers["X-Request-Id"]
 
 
-def test_32_threads_then_sigterm_every_line_whole_and_written() -> None:
-    server = start_server({"ECHO_THREADS": str(CLIENTS), "ECHO_LOG_BODY_BYTES": "8192"})
-    try:
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            ids = list(pool.map(lambda n: _post(server, n), range(CLIENTS * 12)))
-    finally:
-        assert server.stop() == 0  # SIGTERM: graceful, the worker's exit writes what is queued
+def test_32_threads_then_sigterm_every_line_whole_and_written(make_server: MakeServer) -> None:
+    server = make_server({"ECHO_THREADS": str(CLIENTS), "ECHO_LOG_BODY_BYTES": "8192"})
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        ids = list(pool.map(lambda n: _post(server, n), range(CLIENTS * 12)))
+    assert server.stop() == 0  # SIGTERM: graceful, the worker's exit writes what is queued
     lines = server.exchange_lines()  # every stdout line must parse as JSON
     assert sorted(line["uuid"] for line in lines) == sorted(ids)  # one line each, none torn
 
 
-def test_sigkill_loses_nothing_older_than_the_flush_interval() -> None:
-    server = start_server()
-    try:
-        ids = [_post(server, n) for n in range(40)]
-        time.sleep(
-            10 * logwriter.FLUSH_SECONDS
-        )  # well past the bound, yet far from a flush on exit
-        server.kill_worker(server.worker_pids()[0])
-        logged = {line["uuid"] for line in server.exchange_lines()}
-    finally:
-        server.stop()
-    assert set(ids) <= logged
+def test_sigkill_loses_nothing_older_than_the_flush_interval(make_server: MakeServer) -> None:
+    server = make_server({})
+    ids = [_post(server, n) for n in range(40)]
+    time.sleep(10 * logwriter.FLUSH_SECONDS)  # well past the bound, far from any exit flush
+    server.kill_worker(server.worker_pids()[0])
+    assert set(ids) <= {line["uuid"] for line in server.exchange_lines()}

@@ -142,3 +142,12 @@ def test_a_stuck_stream_makes_the_logging_thread_write(monkeypatch: pytest.Monke
     for number in range(11):
         writer.write(b"%d\n" % number)
     assert stream.getvalue().count(b"\n") == 11  # bounded queue: written by the caller
+
+
+def test_a_closed_stream_neither_stops_the_writer_nor_raises() -> None:
+    stream = io.BytesIO()
+    writer = logwriter.LineWriter(stream)
+    stream.close()
+    writer.write(b"lost\n")
+    writer.close()  # no exception at worker or interpreter exit
+    assert not writer._thread.is_alive()

@@ -15,6 +15,7 @@ from service import (
     exchange,
     health,
     identity,
+    inspector,
     logs,
     metrics,
     openapi,
@@ -40,6 +41,7 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     errors.init_app(app, settings)
     health.init_app(app, settings)
     openapi.init_app(app, settings)
+    inspector.init_app(app, settings)
     echo.init_app(app, settings)
     if settings.trusted_proxy_hops:
         hops = settings.trusted_proxy_hops

@@ -6,6 +6,7 @@ The fields every line carries (severity, time, trace, stack trace) come from
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable
@@ -55,26 +56,54 @@ def _configure(settings: Settings, stream: IO[bytes]) -> Any:
     return structlog.wrap_logger(factory(), processors=chain, wrapper_class=wrapper)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExchangeLine:
+    """What an exchange line holds besides the fields every line carries: redacted, bounded."""
+
+    message: str
+    http_request: dict[str, Any]
+    request: dict[str, Any]  # the redacted record
+    encoded_request: bytes  # `request` as JSON
+    response: dict[str, Any]
+
+
+def line_builder(settings: Settings) -> Callable[[Outcome], ExchangeLine]:
+    """Outcome -> the exchange line's own fields (the inspector's history keeps them too)."""
+    describe = _describer(settings)
+
+    def build(outcome: Outcome) -> ExchangeLine:
+        record = outcome.record
+        loggable = describe(record)
+        encoded = orjson.dumps(loggable)
+        return ExchangeLine(
+            f"{record['method']} {record['path']} {outcome.status} {outcome.elapsed * 1000:.1f}ms",
+            _http_request(outcome, loggable),
+            loggable,
+            encoded,
+            _response_part(settings, outcome, encoded),
+        )
+
+    return build
+
+
 def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], None]:
     excluded = frozenset(settings.exclude_paths)
     as_fragment = settings.log_format == "json"
-    describe = _describer(settings)
+    build = line_builder(settings)
 
     def write(outcome: Outcome) -> None:
-        record = outcome.record
-        if record["path"] in excluded:
+        if outcome.record["path"] in excluded:
             return
         level = _level(outcome.status)
         if not logger.is_enabled_for(level):
             return
-        loggable = describe(record)
-        encoded = orjson.dumps(loggable)
+        line = build(outcome)
         logger.log(
             level,
-            f"{record['method']} {record['path']} {outcome.status} {outcome.elapsed * 1000:.1f}ms",
-            httpRequest=_http_request(outcome, loggable),
-            request=orjson.Fragment(encoded) if as_fragment else loggable,
-            response=_response_part(settings, outcome, encoded),
+            line.message,
+            httpRequest=line.http_request,
+            request=orjson.Fragment(line.encoded_request) if as_fragment else line.request,
+            response=line.response,
         )
 
     return write

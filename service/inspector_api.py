@@ -10,7 +10,7 @@ from flask import Response, request
 
 from service import errors, exchange, history
 from service.history import Found, Store, StoreError
-from service.inspector_feed import LiveFeed
+from service.inspector_feed import LiveFeed, peer_closed
 from service.inspector_links import Links
 
 View = Callable[..., Response]
@@ -86,6 +86,8 @@ def stream_view(store: Store, feed: LiveFeed) -> View:
             busy.headers["Retry-After"] = "5"
             return busy
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        return exchange.stream(feed.events(cursor), mimetype="text/event-stream", headers=headers)
+        sock = request.environ.get("gunicorn.socket")
+        events = feed.events(cursor, lambda: peer_closed(sock))
+        return exchange.stream(events, mimetype="text/event-stream", headers=headers)
 
     return stream

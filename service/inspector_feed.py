@@ -9,6 +9,7 @@ streams per worker is capped so that they never take every thread.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,18 +45,22 @@ class LiveFeed:
         """Take a stream slot; False when every slot is taken."""
         return self._slots.acquire(blocking=False)
 
-    def events(self, cursor: str) -> Iterator[bytes]:
-        """The stream after `cursor`, for a reserved slot (given back when the stream ends)."""
+    def events(self, cursor: str, gone: Callable[[], bool]) -> Iterator[bytes]:
+        """The stream after `cursor`, for a reserved slot (given back when the stream ends).
+
+        `gone()` tells that the client hung up: the stream ends at the next poll
+        rather than at the next heartbeat that fails to be written.
+        """
         try:
             yield f"retry: 1000\n: live until {self._lifetime:.0f}s\n\n".encode()
-            yield from self._follow(cursor)
+            yield from self._follow(cursor, gone)
         finally:
             self._slots.release()
 
-    def _follow(self, cursor: str) -> Iterator[bytes]:
+    def _follow(self, cursor: str, gone: Callable[[], bool]) -> Iterator[bytes]:
         deadline = time.monotonic() + self._lifetime
         quiet_since = time.monotonic()
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not gone():
             try:
                 found = self._store.after(cursor, _BATCH)
             except StoreError as error:
@@ -72,6 +77,18 @@ class LiveFeed:
                 yield b": heartbeat\n\n"  # also finds a client that went away
                 quiet_since = time.monotonic()
             time.sleep(self._poll)
+
+
+def peer_closed(sock: socket.socket | None) -> bool:
+    """True when the client closed its end of `sock` (a peek, never a read)."""
+    if sock is None:
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, ValueError):  # nothing to read; a TLS socket takes no flags
+        return False
+    except OSError:
+        return True
 
 
 def _event(cursor: str, document: dict[str, Any]) -> bytes:

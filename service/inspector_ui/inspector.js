@@ -268,7 +268,7 @@ function showDetail(entry) {
     summary(entry),
     section("Request headers", pairs(request.headers)),
     section("Query", pairs(request.args)),
-    section("Body", text(body), pairs(request.form)),
+    section("Body", text(body), ...(Object.keys(request.form || {}).length ? [pairs(request.form)] : [])),
     section("Trace context", ...traceContext(entry)),
     section(`Response ${response.status}`, pairs(response.headers), text(response.body)),
   );

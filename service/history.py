@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
@@ -24,11 +24,8 @@ from service.logs import ExchangeLine
 MAX_AGE_SECONDS = 3600
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
-# Past this an entry loses its header and parameter maps: the history stays bounded.
-MAX_ENTRY_BYTES = 256 * 1024
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _METHOD = re.compile(r"[A-Z0-9!#$%&'*+.^_`|~-]{1,32}")
-_BULKY = ("headers", "args", "form", "cookies", "files")
 
 
 class StoreError(Exception):
@@ -121,9 +118,6 @@ def stored(outcome: Outcome, line: ExchangeLine) -> Stored:
         "request": orjson.Fragment(line.encoded_request),
         "response": line.response,
     }
-    document = orjson.dumps(entry)
-    if len(document) > MAX_ENTRY_BYTES:
-        document = _slimmed(entry, line)
     return Stored(
         outcome.request_id,
         finished,
@@ -131,17 +125,8 @@ def stored(outcome: Outcome, line: ExchangeLine) -> Stored:
         entry["path"],
         outcome.status,
         entry["trace_id"] or "",
-        document,
+        orjson.dumps(entry),  # bounded: the log line's parts are (service/logbounds.py)
     )
-
-
-def _slimmed(entry: dict[str, Any], line: ExchangeLine) -> bytes:
-    request = {**line.request, **{key: {} for key in _BULKY if key in line.request}}
-    response = {**line.response, "headers": {}}
-    slim = {**entry, "request": request, "response": response, "truncated": True}
-    slim["httpRequest"] = {**line.http_request, "userAgent": None, "referer": None}
-    request["url"] = request["url"][:2048]
-    return orjson.dumps(slim)
 
 
 def _matching(

@@ -16,7 +16,7 @@ import orjson
 import structlog
 from flask import Flask
 
-from service import gcp, logfields, redact
+from service import gcp, logbounds, logfields, redact
 from service.exchange import Outcome, on_finish
 from service.identity import Identity
 from service.settings import Settings
@@ -73,8 +73,7 @@ def line_builder(settings: Settings) -> Callable[[Outcome], ExchangeLine]:
 
     def build(outcome: Outcome) -> ExchangeLine:
         record = outcome.record
-        loggable = describe(record)
-        encoded = orjson.dumps(loggable)
+        loggable, encoded = describe(record)
         return ExchangeLine(
             f"{record['method']} {record['path']} {outcome.status} {outcome.elapsed * 1000:.1f}ms",
             _http_request(outcome, loggable),
@@ -113,21 +112,30 @@ def _level(status: int) -> int:
     return logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
 
 
-def _describer(settings: Settings) -> Callable[[dict[str, Any]], dict[str, Any]]:
+Describer = Callable[[dict[str, Any]], tuple[dict[str, Any], bytes]]
+
+
+def _describer(settings: Settings) -> Describer:
+    """The record as logged: redacted, bounded, and encoded once."""
     headers, query, limit = settings.redact_headers, settings.redact_query, settings.log_body_bytes
 
-    def describe(record: dict[str, Any]) -> dict[str, Any]:
+    def describe(record: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        cut: dict[str, Any] = {}
         loggable = dict(record)
-        loggable["headers"] = redact.headers(record["headers"], headers, query)
-        loggable["cookies"] = redact.cookies(record["cookies"])
+        loggable["headers"] = logbounds.headers(
+            redact.headers(record["headers"], headers, query), cut
+        )
+        loggable["cookies"] = logbounds.cookies(redact.cookies(record["cookies"]), cut)
         if record["query_string"]:
             loggable["args"] = redact.mapping(record["args"], query)
             loggable["query_string"] = redact.query_string(record["query_string"], query)
             loggable["url"] = redact.url(record["url"], query)
-        if record["body_size"] and record["body_size"] > limit:
+        if (record.get("decoded_size") or record["body_size"] or 0) > limit:
             data = record["data"].encode()[:limit].decode("utf-8", "ignore")
             loggable.update(data=data, json=None, form={}, truncated=True)
-        return loggable
+        if cut:
+            loggable["cut"] = cut
+        return loggable, logbounds.fit(loggable, orjson.dumps(loggable), cut)
 
     return describe
 
@@ -151,17 +159,21 @@ def _http_request(outcome: Outcome, loggable: dict[str, Any]) -> dict[str, Any]:
 def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) -> dict[str, Any]:
     # An echo response is the record itself: log its redacted form, never the caller's secrets.
     body = encoded_record if outcome.body_is_record else outcome.response_body
-    limit = settings.log_body_bytes
+    limit = min(settings.log_body_bytes, logbounds.RESPONSE_BODY_BUDGET)
+    cut: dict[str, Any] = {}
+    redacted = redact.headers(
+        outcome.response_headers, settings.redact_headers, settings.redact_query
+    )
     part = {
         "status": outcome.status,
-        "headers": redact.headers(
-            outcome.response_headers, settings.redact_headers, settings.redact_query
-        ),
+        "headers": logbounds.headers(redacted, cut),
         "body": body[:limit].decode("utf-8", "replace"),
         "body_size": outcome.response_size,
     }
     if len(body) > limit:
         part["truncated"] = True
+    if cut:
+        part["cut"] = cut
     return part
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from flask import Flask
 from opentelemetry import propagate, trace
@@ -34,6 +35,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.util._importlib_metadata import entry_points
 
 from service import exchange, redact, routing
+from service.cloudtrace import LenientCloudTracePropagator
 from service.exchange import Outcome
 from service.identity import Identity
 from service.settings import Settings
@@ -112,7 +114,9 @@ def create_exporter(name: str) -> SpanExporter | None:
 def create_propagator(names: tuple[str, ...]) -> TextMapPropagator:
     """The propagators of OTEL_PROPAGATORS, in order: later ones win when several match."""
     propagators = [
-        next(iter(entry_points(group="opentelemetry_propagator", name=name))).load()()
+        LenientCloudTracePropagator()
+        if name == "gcp_trace"
+        else next(iter(entry_points(group="opentelemetry_propagator", name=name))).load()()
         for name in names
     ]
     return CompositePropagator(propagators)
@@ -182,7 +186,23 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
         referer = attributes.get(_REFERER)
         if referer:
             span.set_attribute(_REFERER, [redact.url(value, query_names) for value in referer])
+        _split_server_address(span, attributes.get("server.address"))
         if outcome.route == routing.UNMATCHED:
             span.update_name(f"{outcome.method} {routing.UNMATCHED}")
 
     return finish
+
+
+def _split_server_address(span: trace.Span, address: object) -> None:
+    """`server.address` is the host alone, `server.port` the port (the Host header has both)."""
+    if not isinstance(address, str) or ":" not in address:
+        return
+    parsed = urlsplit(f"//{address}")
+    try:
+        port = parsed.port
+    except ValueError:
+        return  # not host:port (a bare IPv6 literal): leave it as it came
+    if parsed.hostname:
+        span.set_attribute("server.address", parsed.hostname)
+    if port is not None:
+        span.set_attribute("server.port", port)

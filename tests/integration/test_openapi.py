@@ -8,6 +8,7 @@ schemathesis generating requests from it against a live gunicorn.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
+from service import mediatypes
 from service.app import create_app
 from service.settings import Settings
 from tests.support.server import ROOT, Server, start_server
@@ -107,12 +109,13 @@ def test_record_required_fields_are_the_keys_of_a_real_echo(live: Server) -> Non
     record_schema = DOCUMENT["components"]["schemas"]["EchoRecord"]
     record = requests.get(f"{live.url}/anything?a=1", timeout=5).json()
     assert list(record) == record_schema["required"]  # same fields, same order as SPEC §3
-    assert set(record_schema["properties"]) == {*record_schema["required"], "json_error"}
+    optional = {"json_error", "content_encoding", "decoded_size", "encoding_error", "form_error"}
+    assert set(record_schema["properties"]) == {*record_schema["required"], *optional}
     assert "truncated" not in record_schema["properties"]
     assert record_schema["additionalProperties"] is False
 
 
-def test_json_error_is_the_only_optional_field(live: Server) -> None:
+def test_json_error_is_an_optional_field(live: Server) -> None:
     record_schema = DOCUMENT["components"]["schemas"]["EchoRecord"]
     record = requests.post(
         f"{live.url}/anything",
@@ -131,6 +134,24 @@ def _record_requests(url: str) -> list[requests.Response]:
         requests.get(f"{url}/anything/a/b?x=1&x=2&token=t", cookies={"c": "v"}, timeout=5),
         requests.post(f"{url}/anything", json={"deep": [1, {"x": None}]}, timeout=5),
         requests.post(f"{url}/anything", data=b"\xff\xfe binary", timeout=5),
+        requests.post(
+            f"{url}/anything",
+            data=gzip.compress(b'{"a": 1}'),
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+            timeout=5,
+        ),
+        requests.post(
+            f"{url}/anything",
+            data=b"\x1f\x8b broken",
+            headers={"Content-Encoding": "gzip"},
+            timeout=5,
+        ),
+        requests.post(
+            f"{url}/anything",
+            data=b"--b\r\nContent-Disposition: form-data; name=a\r\n\r\nno end",
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+            timeout=5,
+        ),
         requests.post(f"{url}/anything", data=big, timeout=5),
         requests.put(f"{url}/some/where", data={"f": ["1", "2"], "g": "3"}, timeout=5),
         requests.post(
@@ -208,7 +229,12 @@ _BAD_CONTROL_VALUES = {
 _GOOD_CONTROL_VALUES = {
     STATUS: ["200", "201", "404", "418", "599"],
     DELAY: ["0", "1", "2.5", "100000"],
-    CONTENT_TYPE: ["text/plain", "application/json", "text/html; charset=utf-8", "a+b/c.d-e"],
+    CONTENT_TYPE: [
+        "text/plain",
+        "application/json",
+        "text/csv; charset=utf-8",
+        "application/a.b-c+json",
+    ],
 }
 
 
@@ -311,6 +337,8 @@ def _sent_controls(case: Any) -> dict[str, str]:
 
 
 def _asked_status(case: Any, controls: dict[str, str]) -> int | None:
+    if CONTENT_TYPE in controls and not mediatypes.is_safe(controls[CONTENT_TYPE]):
+        return 400  # active content is refused before any other control applies
     if case.operation.path == "/status/{code}":
         return int(case.path_parameters["code"])
     if STATUS in controls:
@@ -351,6 +379,9 @@ def _check(case: Any, response: Any) -> None:
         excluded.append(positive_data_acceptance)
     else:
         assert response.status_code < 500, response.text[:500]
+    if asked == 400 and CONTENT_TYPE in controls and not mediatypes.is_safe(controls[CONTENT_TYPE]):
+        validator("Error").validate(json.loads(response.content))
+        return
     if CONTENT_TYPE in controls:
         # The control changes the Content-Type (not the body): check both by hand.
         assert response.headers["content-type"] == [controls[CONTENT_TYPE]]

@@ -34,9 +34,8 @@ _INSERT = (
     "INSERT INTO exchanges (uuid, time, method, path, status, trace_id, document)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-_TRIM_SIZE = (
-    "DELETE FROM exchanges WHERE id < (SELECT id FROM exchanges ORDER BY id DESC LIMIT 1 OFFSET ?)"
-)
+# AUTOINCREMENT ids are consecutive (a rolled-back insert can only leave fewer rows kept).
+_TRIM_SIZE = "DELETE FROM exchanges WHERE id <= (SELECT max(id) FROM exchanges) - ?"
 _BUSY_MILLISECONDS = 2000
 
 
@@ -57,7 +56,7 @@ class SqliteStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany(_INSERT, rows)
-                db.execute(_TRIM_SIZE, (self._size - 1,))
+                db.execute(_TRIM_SIZE, (self._size,))
                 db.execute("DELETE FROM exchanges WHERE time < ?", (_oldest(),))
                 db.execute("COMMIT")
             except BaseException:

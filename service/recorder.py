@@ -22,6 +22,7 @@ from service.logs import ExchangeLine
 
 _CAPACITY = 1024
 _BATCH = 100
+_LINGER_SECONDS = 0.02
 _COMPLAINT_SECONDS = 30.0
 _log = structlog.get_logger("echoscope.history")
 
@@ -66,6 +67,9 @@ class Recorder:
     def _drain(self) -> None:
         while True:
             batch = [self._queue.get()]
+            time.sleep(
+                _LINGER_SECONDS
+            )  # a busy worker writes one transaction per batch, not per request
             while len(batch) < _BATCH:
                 try:
                     batch.append(self._queue.get_nowait())

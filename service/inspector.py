@@ -20,7 +20,6 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from service import errors, exchange, inspector_api, logs, recorder
 from service.history import Store
-from service.history_redis import RedisStore
 from service.history_sqlite import SqliteStore
 from service.inspector_feed import LiveFeed
 from service.inspector_links import Links
@@ -82,6 +81,10 @@ def init_app(app: Flask, settings: Settings) -> None:
 def open_store(settings: Settings) -> Store:
     """Redis when ECHO_HISTORY_URL is set, else the SQLite file the workers share."""
     if settings.history_url:
+        from service.history_redis import (
+            RedisStore,
+        )  # redis-py takes ~0.1 s to import: only if used
+
         return RedisStore(settings.history_url, settings.history_size)
     # gunicorn.conf.py names one file per master; a process of its own gets its own file.
     path = settings.history_path or os.path.join(

@@ -32,7 +32,7 @@ class LiveFeed:
         store: Store,
         present: Callable[[Found], dict[str, Any]],
         max_streams: int,
-        lifetime: float = 60.0,
+        lifetime: float = 45.0,  # under Cloud Run's usual 60 s request timeout
         poll: float = 0.5,
         heartbeat: float = 10.0,
     ) -> None:

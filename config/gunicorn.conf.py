@@ -8,6 +8,7 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
+from service import h1trailers
 from service.logconfig import logconfig_dict as make_logconfig_dict
 from service.settings import Settings, SettingsError
 
@@ -31,6 +32,8 @@ _own_history = bool(settings.inspect_token) and not settings.history_url and his
 if _own_history:
     history_path = os.path.join(tempfile.gettempdir(), f"echoscope-history-{os.getpid()}.sqlite3")
     os.environ["ECHO_HISTORY_PATH"] = history_path
+
+h1trailers.install()  # /trailers over HTTP/1.1; workers inherit the patch at fork
 
 bind = f"0.0.0.0:{settings.port}"
 workers = settings.web_concurrency

@@ -158,12 +158,20 @@ def _http_request(outcome: Outcome, loggable: dict[str, Any]) -> dict[str, Any]:
 
 def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) -> dict[str, Any]:
     # An echo response is the record itself: log its redacted form, never the caller's secrets.
+    # Other bodies may repeat them (httpbin's /headers, /bearer …): those values are replaced.
+    secrets = redact.secret_values(outcome.record, settings.redact_headers, settings.redact_query)
     body = encoded_record if outcome.body_is_record else outcome.response_body
+    if secrets and not outcome.body_is_record:
+        body = redact.in_body(body, secrets)
     limit = min(settings.log_body_bytes, logbounds.RESPONSE_BODY_BUDGET)
     cut: dict[str, Any] = {}
     redacted = redact.headers(
         outcome.response_headers, settings.redact_headers, settings.redact_query
     )
+    if secrets:
+        redacted = {
+            key: redact.in_body(value.encode(), secrets).decode() for key, value in redacted.items()
+        }
     part = {
         "status": outcome.status,
         "headers": logbounds.headers(redacted, cut),

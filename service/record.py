@@ -112,6 +112,7 @@ def _record(
         "data_encoding": encoding,
         "body_size": body_size,
         "client_ip": req.remote_addr,
+        "origin": req.remote_addr,  # httpbin's name for the client's address
         "trace": trace.as_dict() if trace else None,
         "server": server,
     }

@@ -26,7 +26,8 @@ import pytest
 import requests
 import yaml
 
-from tests.support.server import ROOT, Server, free_port, start_server
+from tests.integration.conftest import MakeServer
+from tests.support.server import ROOT, Server, free_port
 
 DASHBOARDS = ROOT / "dashboards"
 PROMETHEUS_CONFIG = ROOT / "config" / "prometheus" / "prometheus.yml"
@@ -39,7 +40,7 @@ BUILTINS = {  # Grafana's built-in variables, for a 1 s scrape interval
     "__range_s": "60",
     "__range_ms": "60000",
 }
-# Only one worker has them: multiprocess mode keeps no process metrics (SPEC §5).
+# Only one worker has them: prometheus-client's multiprocess mode keeps no process metrics.
 ONE_WORKER_ONLY = re.compile(r"\b(?:process|python)_\w+\{")
 _VARIABLE = re.compile(r"\$\{(\w+)(?::[^}]*)?\}|\$(\w+)")
 _LABEL_VALUES = re.compile(
@@ -187,6 +188,14 @@ _MIX: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/status/201", {}),
     ("DELETE", "/some/other/path", {}),
     ("BREW", "/coffee", {}),  # an unknown method: http_request_method="_OTHER"
+    ("GET", "/get?x=1", {}),  # httpbin's endpoints: each under its own route template
+    ("GET", "/bytes/512", {}),
+    ("GET", "/stream/3", {}),
+    (
+        "GET",
+        "/redirect/2",
+        {"allow_redirects": False},
+    ),  # an unknown method: http_request_method="_OTHER"
     ("GET", "/health", {}),
 ]
 _DELAYS: list[tuple[str, str, dict[str, Any]]] = [("GET", "/delay/0.2", {})]  # a thread of its own
@@ -225,15 +234,17 @@ def _wait_for_data(stack: Stack, timeout: float = 45) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, make_module_server: MakeServer
+) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("prometheus")
     servers: list[Server] = []
     stop = threading.Event()
     threads: list[threading.Thread] = []
     proc = None
     try:
-        servers.append(start_server({"K_REVISION": "echoscope-00001-one"}, workers=1))
-        servers.append(start_server({"K_REVISION": "echoscope-00002-two"}, workers=2))
+        servers.append(make_module_server({"K_REVISION": "echoscope-00001-one"}, workers=1))
+        servers.append(make_module_server({"K_REVISION": "echoscope-00002-two"}, workers=2))
         for server in servers:
             for mix in (_MIX, _DELAYS):
                 threads.append(
@@ -259,8 +270,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        for server in servers:
-            server.stop()
 
 
 def _values(instance: str = ALL) -> dict[str, str]:
@@ -324,7 +333,8 @@ def test_the_variables_offer_the_jobs_instances_and_route_templates(stack: Stack
         stack.instance(stack.two_workers),
     }
     assert {"/", "/anything", "/anything/<path:path>", "/status/<code>", "/delay/<seconds>",
-            "/<path:path>", "/health", "/metrics"} <= found["route"]  # fmt: skip
+            "/<path:path>", "/health", "/metrics", "/get", "/bytes/<n>", "/stream/<n>",
+            "/redirect/<n>"} <= found["route"]  # fmt: skip
     assert not {route for route in found["route"] if re.search(r"/\d|coffee|other", route)}, found
 
 

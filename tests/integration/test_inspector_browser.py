@@ -21,7 +21,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.server import ROOT, Server, start_server
+from tests.integration.conftest import MakeServer
+from tests.support.server import ROOT, Server
 
 TOKEN = "browser-token-91d2"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -41,16 +42,14 @@ CHROMIUM_FLAGS = (
 
 
 @pytest.fixture(scope="module")
-def live() -> Iterator[Server]:
-    server = start_server(
+def live(make_module_server: MakeServer) -> Server:
+    return make_module_server(
         {
             "ECHO_INSPECT_TOKEN": TOKEN,
             "ECHO_TRACE_URL_TEMPLATE": "http://localhost:16686/trace/{trace_id}",
         },
         workers=2,
     )
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from service import inspector
-from tests.unit.conftest import TRACE_ID, TRACEPARENT, Echo, MakeEcho
+from tests.support.constants import TRACE_ID, TRACEPARENT
+from tests.unit.conftest import Echo, MakeEcho
 
 TOKEN = "inspect-me-7f3a9c"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

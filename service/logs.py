@@ -15,8 +15,9 @@ import orjson
 import structlog
 from flask import Flask
 
-from service import gcp, logfields, redact
+from service import callers, gcp, logfields, redact
 from service.exchange import Outcome, on_finish
+from service.fanout import Call
 from service.identity import Identity
 from service.settings import Settings
 
@@ -58,6 +59,8 @@ def _configure(settings: Settings, stream: IO[bytes]) -> Any:
 def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], None]:
     excluded = frozenset(settings.exclude_paths)
     as_fragment = settings.log_format == "json"
+    query = settings.redact_query
+    in_text = redact.in_text(query)
     describe = _describer(settings)
 
     def write(outcome: Outcome) -> None:
@@ -69,12 +72,14 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
             return
         loggable = describe(record)
         encoded = orjson.dumps(loggable)
+        calls = {"calls": _calls(outcome.calls, query, in_text)} if outcome.calls else {}
         logger.log(
             level,
             f"{record['method']} {record['path']} {outcome.status} {outcome.elapsed * 1000:.1f}ms",
             httpRequest=_http_request(outcome, loggable),
             request=orjson.Fragment(encoded) if as_fragment else loggable,
             response=_response_part(settings, outcome, encoded),
+            **calls,
         )
 
     return write
@@ -85,11 +90,17 @@ def _level(status: int) -> int:
 
 
 def _describer(settings: Settings) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    headers, query, limit = settings.redact_headers, settings.redact_query, settings.log_body_bytes
+    headers, query, limit = (
+        _redacted_headers(settings),
+        settings.redact_query,
+        settings.log_body_bytes,
+    )
 
     def describe(record: dict[str, Any]) -> dict[str, Any]:
         loggable = dict(record)
         loggable["headers"] = redact.headers(record["headers"], headers, query)
+        if record.get("auth"):
+            loggable["auth"] = callers.loggable(record["auth"])
         loggable["cookies"] = redact.cookies(record["cookies"])
         if record["query_string"]:
             loggable["args"] = redact.mapping(record["args"], query)
@@ -126,7 +137,7 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
     part = {
         "status": outcome.status,
         "headers": redact.headers(
-            outcome.response_headers, settings.redact_headers, settings.redact_query
+            outcome.response_headers, _redacted_headers(settings), settings.redact_query
         ),
         "body": body[:limit].decode("utf-8", "replace"),
         "body_size": outcome.response_size,
@@ -134,6 +145,28 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
     if len(body) > limit:
         part["truncated"] = True
     return part
+
+
+def _redacted_headers(settings: Settings) -> frozenset[str]:
+    # The token headers whatever ECHO_REDACT_HEADERS says: `auth` shows what they held.
+    return settings.redact_headers | callers.ALWAYS_REDACTED
+
+
+def _calls(
+    calls: tuple[Call, ...], query: frozenset[str], in_text: Callable[[str], str]
+) -> list[dict[str, Any]]:
+    # What each downstream call did, without the answers (the record's `calls` has them).
+    return [
+        {
+            "url": redact.url(call.url, query),
+            "method": call.method,
+            "status": call.status,
+            "duration_ms": round(call.duration * 1000, 3),
+            "verdict": call.verdict,
+            "error": in_text(call.error) if call.error else None,
+        }
+        for call in calls
+    ]
 
 
 def _labels(identity: Identity) -> dict[str, str]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from flask import Flask
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.instrumentation import wsgi as otel_wsgi
 from opentelemetry.instrumentation._semconv import (
     _OpenTelemetrySemanticConventionStability,
@@ -25,7 +26,7 @@ from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider, sampling
+from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -33,7 +34,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.util._importlib_metadata import entry_points
 
-from service import exchange, redact, routing
+from service import callers, exchange, redact, routing
 from service.exchange import Outcome
 from service.identity import Identity
 from service.settings import Settings
@@ -159,9 +160,8 @@ def _flush_and_stop(provider: TracerProvider) -> None:
 
 
 def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
-    header_keys = [
-        f"http.request.header.{name.replace('-', '_')}" for name in settings.redact_headers
-    ]
+    redacted = settings.redact_headers | callers.ALWAYS_REDACTED  # tokens, whatever the setting
+    header_keys = [f"http.request.header.{name.replace('-', '_')}" for name in redacted]
     query_names = settings.redact_query
     mode = _OpenTelemetrySemanticConventionStability._get_opentelemetry_stability_opt_in_mode(
         _OpenTelemetryStabilitySignalType.HTTP
@@ -186,3 +186,31 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
             span.update_name(f"{outcome.method} {routing.UNMATCHED}")
 
     return finish
+
+
+def provider_of(app: Flask) -> TracerProvider | None:
+    """This app's tracer provider; None when OTEL_SDK_DISABLED is set."""
+    provider: TracerProvider | None = app.extensions.get(_PROVIDER)
+    return provider
+
+
+def add_resource(app: Flask, attributes: dict[str, str]) -> None:
+    """Put `attributes` on the resource of every span started from now on."""
+    provider = provider_of(app)
+    if provider is not None:
+        resource = provider.resource.merge(Resource(attributes))
+        provider.add_span_processor(_LateResource(resource))
+
+
+class _LateResource(SpanProcessor):
+    """Gives each new span a resource holding facts learnt after the provider was made.
+
+    A provider's resource is fixed when it is created, but Cloud Run's instance id and
+    region come from the metadata server later: start-up never waits for them.
+    """
+
+    def __init__(self, resource: Resource) -> None:
+        self._resource = resource
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        span._resource = self._resource

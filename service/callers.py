@@ -13,10 +13,11 @@ from typing import Any
 
 import orjson
 
+from service.redact import REDACTED
+
 # Where a token may arrive, in the order `auth` looks: Cloud Run's header for
 # service-to-service calls, IAP's assertion, then the standard header.
 TOKEN_HEADERS = ("x-serverless-authorization", "x-goog-iap-jwt-assertion", "authorization")
-ALWAYS_REDACTED = frozenset(TOKEN_HEADERS)
 _LOGGED_CLAIMS = ("iss", "aud", "sub", "exp")
 _MAX_TOKEN_CHARS = 16384
 
@@ -52,6 +53,18 @@ def describe(headers: Mapping[str, str]) -> dict[str, Any] | None:
             auth["error"] = f"not a JWT: {error}"
         return auth
     return None
+
+
+def redact_tokens(headers: Mapping[str, str]) -> dict[str, str]:
+    """Copy of `headers` with every bearer token or IAP assertion redacted, whatever
+    ECHO_REDACT_HEADERS names (`auth` shows what the token said)."""
+    return {key: REDACTED if holds_token(key, value) else value for key, value in headers.items()}
+
+
+def holds_token(header: str, value: str) -> bool:
+    """True when `value` of `header` is a token `auth` would read."""
+    name = header.lower().replace("_", "-")
+    return name in TOKEN_HEADERS and value != REDACTED and _token(name, value) is not None
 
 
 def loggable(auth: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -90,16 +90,13 @@ def _level(status: int) -> int:
 
 
 def _describer(settings: Settings) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    headers, query, limit = (
-        _redacted_headers(settings),
-        settings.redact_query,
-        settings.log_body_bytes,
-    )
+    headers, query, limit = settings.redact_headers, settings.redact_query, settings.log_body_bytes
 
     def describe(record: dict[str, Any]) -> dict[str, Any]:
         loggable = dict(record)
         loggable["headers"] = redact.headers(record["headers"], headers, query)
         if record.get("auth"):
+            loggable["headers"] = callers.redact_tokens(loggable["headers"])
             loggable["auth"] = callers.loggable(record["auth"])
         loggable["cookies"] = redact.cookies(record["cookies"])
         if record["query_string"]:
@@ -137,7 +134,7 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
     part = {
         "status": outcome.status,
         "headers": redact.headers(
-            outcome.response_headers, _redacted_headers(settings), settings.redact_query
+            outcome.response_headers, settings.redact_headers, settings.redact_query
         ),
         "body": body[:limit].decode("utf-8", "replace"),
         "body_size": outcome.response_size,
@@ -145,11 +142,6 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
     if len(body) > limit:
         part["truncated"] = True
     return part
-
-
-def _redacted_headers(settings: Settings) -> frozenset[str]:
-    # The token headers whatever ECHO_REDACT_HEADERS says: `auth` shows what they held.
-    return settings.redact_headers | callers.ALWAYS_REDACTED
 
 
 def _calls(

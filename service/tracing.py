@@ -160,8 +160,10 @@ def _flush_and_stop(provider: TracerProvider) -> None:
 
 
 def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
-    redacted = settings.redact_headers | callers.ALWAYS_REDACTED  # tokens, whatever the setting
-    header_keys = [f"http.request.header.{name.replace('-', '_')}" for name in redacted]
+    header_keys = [
+        f"http.request.header.{name.replace('-', '_')}" for name in settings.redact_headers
+    ]
+    token_keys = [f"http.request.header.{name.replace('-', '_')}" for name in callers.TOKEN_HEADERS]
     query_names = settings.redact_query
     mode = _OpenTelemetrySemanticConventionStability._get_opentelemetry_stability_opt_in_mode(
         _OpenTelemetryStabilitySignalType.HTTP
@@ -178,6 +180,9 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
         attributes = getattr(span, "attributes", None) or {}
         for key in header_keys:
             if key in attributes:
+                span.set_attribute(key, [redact.REDACTED])
+        for key in token_keys:  # tokens, whatever ECHO_REDACT_HEADERS says
+            if any(callers.holds_token(key[20:], value) for value in attributes.get(key, ())):
                 span.set_attribute(key, [redact.REDACTED])
         referer = attributes.get(_REFERER)
         if referer:

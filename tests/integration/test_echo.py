@@ -16,7 +16,7 @@ from tests.support.server import Server, start_server
 RECORD_FIELDS = [
     "uuid", "endpoint", "method", "cookies", "data", "headers", "args", "form", "remote_addr",
     "files", "path", "url", "scheme", "host", "query_string", "json", "data_encoding",
-    "body_size", "client_ip", "trace", "server",
+    "body_size", "client_ip", "trace", "server", "trace_context", "auth",
 ]  # fmt: skip
 
 

@@ -33,7 +33,7 @@ def decode(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     parts = token.split(".")
     if len(parts) != 3:
         raise NotAJwt(f"{len(parts)} dot-separated parts, a JWT has 3")
-    return _segment(parts[0], "header"), _segment(parts[1], "claims")
+    return _segment(parts[0], "the header is"), _segment(parts[1], "the claims are")
 
 
 def describe(headers: Mapping[str, str]) -> dict[str, Any] | None:
@@ -83,12 +83,12 @@ def _token(header: str, value: str) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _segment(text: str, name: str) -> dict[str, Any]:
+def _segment(text: str, subject: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         value = orjson.loads(raw)
     except (binascii.Error, ValueError) as error:
-        raise NotAJwt(f"the {name} is not base64url JSON ({error})") from None
+        raise NotAJwt(f"{subject} not base64url JSON ({error})") from None
     if not isinstance(value, dict):
-        raise NotAJwt(f"the {name} is not a JSON object")
+        raise NotAJwt(f"{subject} not a JSON object")
     return value

@@ -42,7 +42,7 @@ def describe(headers: Mapping[str, str], trace_ids: TraceIds | None) -> dict[str
     parsed = {name: parse(value) for name, value in arrived.items() if (parse := _SINGLE.get(name))}
     if any(name.startswith("x-b3-") for name in arrived):
         parsed["x-b3"] = traceheaders.b3_multi(arrived)
-    contexts = {name: parsed[name] for name in _CONTEXT_FORMATS if _usable(parsed.get(name))}
+    contexts = {name: parsed[name] for name in _CONTEXT_FORMATS if _valid(parsed.get(name))}
     return {
         "headers": parsed,
         "continued": _continued(arrived, contexts) if trace_ids else None,
@@ -88,8 +88,12 @@ def _sent_context(sent: Mapping[str, str]) -> dict[str, Any] | None:
     return None
 
 
+def _valid(parsed: Any) -> bool:
+    return isinstance(parsed, dict) and parsed.get("valid") is True
+
+
 def _usable(parsed: Any) -> bool:
-    return isinstance(parsed, dict) and parsed.get("valid") is True and bool(parsed.get("trace_id"))
+    return _valid(parsed) and bool(parsed.get("trace_id"))
 
 
 def _continued(arrived: dict[str, str], contexts: dict[str, Any]) -> str | None:

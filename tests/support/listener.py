@@ -137,6 +137,13 @@ class Listener:
         assert len(self.received) >= count, f"{len(self.received)} of {count} requests"
         return self.received
 
+    def wait_for_connections(self, count: int, timeout: float = 5) -> None:
+        """Poll until `count` connections were accepted."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.connections < count:
+            time.sleep(0.01)
+        assert self.connections >= count, f"{self.connections} of {count} connections"
+
     def close(self) -> None:
         self.stopped.set()
         self._server.shutdown()

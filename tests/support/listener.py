@@ -144,6 +144,11 @@ class Listener:
             time.sleep(0.01)
         assert self.connections >= count, f"{self.connections} of {count} connections"
 
+    def assert_untouched(self, settle: float = 0.15) -> None:
+        """Nothing connected: checked after the accept loop had time to see a connection."""
+        time.sleep(settle)
+        assert self.connections == 0 and not self.received, f"{self.connections} connections"
+
     def close(self) -> None:
         self.stopped.set()
         self._server.shutdown()

@@ -154,6 +154,6 @@ def test_without_a_token_the_call_is_not_made(make_echo: MakeEcho) -> None:
         echo = make_echo({"ECHO_CALL_TARGETS": target.url, "ECHO_CALL_AUTH": "google"})
         (call,) = echo.client.get(f"/call?url={target.url}/").json["calls"]
         assert call["error"].startswith("no ID token: the metadata server at 127.0.0.1:9")
-        assert target.connections == 0
+        target.assert_untouched()
     finally:
         target.close()

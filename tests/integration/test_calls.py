@@ -11,6 +11,7 @@ each refusal is shown to have connected nowhere.
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 import time
 import urllib.request
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+import jsonschema_rs
 import pytest
 import requests
 
@@ -25,7 +27,6 @@ from tests.support.listener import (
     Listener,
     Received,
     endless_answer,
-    json_answer,
     redirect_answer,
     send,
     slow_answer,
@@ -39,6 +40,10 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{CLIENT_SPAN}-01"
 SERVER, CLIENT = 2, 3  # OTLP span kinds
+_COMPONENTS = json.loads((ROOT / "service" / "openapi.json").read_text())["components"]
+RECORD = jsonschema_rs.validator_for(
+    {"$ref": "#/components/schemas/EchoRecord", "components": _COMPONENTS}
+)
 
 
 def _rewriting_proxy(upstream: str) -> Any:
@@ -139,6 +144,8 @@ def test_three_hops_carry_one_trace_with_the_right_parents(chain: Chain) -> None
         TRACE_ID
     ] * 3
     assert (to_b["verdict"], to_c["verdict"]) == ("propagated", "propagated")
+    for record in (a, b, c):
+        RECORD.validate(record)  # as service/openapi.json documents, calls included
     assert c["headers"]["X-Echoscope-Hops"] == "2"
 
     spans = chain.receiver.wait_for(5, trace_id=TRACE_ID)

@@ -5,7 +5,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 PORT ?= 8080
 export PORT
 
-.PHONY: run test unit integration lint audit bench tools clean
+.PHONY: run test unit integration lint audit bench tools container-tools image image-test clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -25,6 +25,30 @@ run: $(VENV)/.runtime
 tools:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+
+# The image, built and run without a Docker engine: Debian's podman with runc, and
+# debootstrap for a stand-in base where the real one cannot be pulled.
+IMAGE ?= localhost/echoscope:dev
+BASE_IMAGE = $(shell sed -n 's/^ARG PYTHON_IMAGE=//p' Dockerfile)
+image image-test: export CONTAINERS_CONF := $(CURDIR)/tests/image/containers.conf
+# The build reaches the package index as this machine's pip does: its index and
+# CA bundle (mounted over the image's for the build only; nothing is kept).
+PIP_INDEX_URL ?= $(shell python3 -m pip config get global.index-url 2>/dev/null)
+IMAGE_CA ?= $(or $(PIP_CERT),$(shell python3 -m pip config get global.cert 2>/dev/null))
+IMAGE_BUILD_ARGS = $(if $(PIP_INDEX_URL),--build-arg PIP_INDEX_URL=$(PIP_INDEX_URL)) \
+	$(if $(IMAGE_CA),-v $(abspath $(IMAGE_CA)):/etc/ssl/certs/ca-certificates.crt:ro \
+		--build-arg PIP_CERT=/etc/ssl/certs/ca-certificates.crt)
+
+container-tools:
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >/dev/null; }
+
+image: container-tools
+	bash tests/image/base.sh $(BASE_IMAGE)
+	podman build --pull=never --isolation=chroot $(IMAGE_BUILD_ARGS) -t $(IMAGE) .
+
+image-test: $(VENV)/.dev image
+	ECHOSCOPE_IMAGE=$(IMAGE) $(PY) -m pytest -o addopts= tests/image -q
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

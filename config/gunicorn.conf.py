@@ -7,6 +7,7 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
+from service import h1trailers
 from service.logconfig import logconfig_dict as make_logconfig_dict
 from service.settings import Settings, SettingsError
 
@@ -23,6 +24,8 @@ _own_multiproc_dir = multiproc_dir is None and settings.web_concurrency > 1
 if _own_multiproc_dir:
     multiproc_dir = os.path.join(tempfile.gettempdir(), f"echoscope-metrics-{os.getpid()}")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
+
+h1trailers.install()  # /trailers over HTTP/1.1; workers inherit the patch at fork
 
 bind = f"0.0.0.0:{settings.port}"
 workers = settings.web_concurrency

@@ -23,6 +23,21 @@ from service import (
     routing,
     tracing,
 )
+from service.httpbin import (
+    auth,
+    caching,
+    cookies,
+    digest,
+    documents,
+    dynamic,
+    encodings,
+    images,
+    inspection,
+    redirects,
+    reflect,
+    streams,
+    wire,
+)
 from service.settings import Settings
 
 
@@ -44,6 +59,19 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     health.init_app(app, settings)
     openapi.init_app(app, settings)
     echo.init_app(app, settings)
+    inspection.init_app(app, settings)
+    wire.init_app(app, settings)
+    cookies.init_app(app, settings)
+    auth.init_app(app, settings)
+    digest.init_app(app, settings)
+    redirects.init_app(app, settings)
+    encodings.init_app(app, settings)
+    documents.init_app(app, settings)
+    images.init_app(app, settings)
+    caching.init_app(app, settings)
+    reflect.init_app(app, settings)
+    dynamic.init_app(app, settings)
+    streams.init_app(app, settings)
     calls.init_app(app, settings)
     if settings.trusted_proxy_hops:
         hops = settings.trusted_proxy_hops

@@ -7,13 +7,15 @@ import contextlib
 import hashlib
 import json as stdlib_json
 import re
+import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
 import orjson
 from flask import Request
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 
 _JSON_ERROR_CHARS = 200
 _MAX_ECHO_DEPTH = 254
@@ -44,7 +46,12 @@ class HashingSink:
 
 
 class EchoRequest(Request):
-    """A request whose multipart files are hashed as they stream instead of kept."""
+    """A request whose multipart files are hashed instead of kept, and whose parse errors show."""
+
+    def make_form_data_parser(self) -> FormDataParser:
+        parser = super().make_form_data_parser()
+        parser.silent = False
+        return parser
 
     def _get_file_stream(
         self,
@@ -68,12 +75,13 @@ def read_form(req: Request) -> MultiDict[str, str]:
         return req.form
 
 
-def stream_too_large(req: Request, max_body_bytes: int) -> bool:
-    """True when a body read as a stream (multipart) went past `max_body_bytes`."""
-    if req.content_length is not None:
-        return req.content_length > max_body_bytes
-    # A streamed body: werkzeug stopped one byte past the limit (see echo.init_app).
-    return bool(getattr(req.stream, "is_exhausted", False))
+def read_multipart(req: Request) -> tuple[MultiDict[str, str], str | None]:
+    """The parsed multipart form (files hashed as they stream), or an empty one and why not."""
+    with _framing_errors():
+        try:
+            return req.form, None
+        except ValueError as error:  # werkzeug's parser, told not to hide what it can't parse
+            return MultiDict(), f"the multipart body could not be parsed: {error}"[:200]
 
 
 @contextlib.contextmanager
@@ -132,3 +140,44 @@ def file_info(field: str, item: Any) -> dict[str, Any]:
         "size": sink.size if isinstance(sink, HashingSink) else None,
         "sha256": sink.sha256 if isinstance(sink, HashingSink) else None,
     }
+
+
+_INFLATE_CHUNK = 65536
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+ENCODINGS = frozenset(_WBITS)
+
+
+def inflate(raw: bytes, coding: str, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """The decoded body, or (None, reason) when it does not decode; a 413 past `max_bytes`.
+
+    Inflated in bounded steps, so a small bomb never grows past the limit in memory.
+    """
+    wbits = _WBITS[coding]
+    try:
+        return _inflate(raw, wbits, max_bytes), None
+    except zlib.error as error:
+        if coding == "deflate":  # some clients send raw deflate without the zlib wrapper
+            try:
+                return _inflate(raw, -zlib.MAX_WBITS, max_bytes), None
+            except zlib.error:
+                pass
+        return None, f"the body is not valid {coding}: {error}"[:200]
+
+
+def _inflate(raw: bytes, wbits: int, max_bytes: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    out = bytearray()
+    pending = raw
+    while pending:
+        out += inflater.decompress(pending, _INFLATE_CHUNK)
+        if len(out) > max_bytes:
+            raise RequestEntityTooLarge(f"The decoded body is larger than {max_bytes} bytes.")
+        pending = inflater.unconsumed_tail
+        if inflater.eof:
+            break
+    out += inflater.flush(max_bytes + 1 - len(out))
+    if len(out) > max_bytes:
+        raise RequestEntityTooLarge(f"The decoded body is larger than {max_bytes} bytes.")
+    if not inflater.eof:
+        raise zlib.error("the compressed stream ends early")
+    return bytes(out)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import random
 import re
 import time
 
@@ -20,6 +21,8 @@ STATUS = "x-set-response-status-code"
 DELAY_MS = "x-set-response-delay-ms"
 CONTENT_TYPE = "x-set-response-content-type"
 NO_BODY_STATUSES = frozenset({204, 304})
+# (407's Proxy-Authenticate is hop-by-hop: gunicorn drops it, so echoscope cannot send it.)
+_CHALLENGES = {401: {"WWW-Authenticate": 'Basic realm="Fake Realm"'}}
 # Spaces and tabs only: the value becomes a response header, never a line break in it.
 _MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+([ \t]*;[ \t]*[\w.+-]+=[\w.+\"-]+)*", re.ASCII)
 
@@ -76,6 +79,35 @@ def parse_status(raw: str, name: str) -> int:
     return int(raw)
 
 
+def parse_statuses(raw: str) -> list[tuple[int, float]]:
+    """`200`, or go-httpbin's weighted choices (`200:0.5,500:0.5`, `200,500`); a 400 otherwise."""
+    choices = []
+    for choice in raw.split(","):
+        code, _, weight = choice.partition(":")
+        value = _weight(weight, raw) if weight or ":" in choice else 1.0
+        choices.append((parse_status(code, "status code"), value))
+    if sum(weight for _, weight in choices) <= 0:
+        raise BadRequest(f"status weights must not all be 0, got {raw[:64]!r}")
+    return choices
+
+
+def choose_status(raw: str, rng: random.Random | None = None) -> int:
+    """One status of `raw`, drawn by weight (the only one when there is one)."""
+    choices = parse_statuses(raw)
+    if len(choices) == 1:
+        return choices[0][0]
+    codes = [code for code, _ in choices]
+    chosen: int = (rng or random).choices(codes, [weight for _, weight in choices])[0]
+    return chosen
+
+
+def status_headers(status: int) -> dict[str, str]:
+    """What httpbin adds to a status: Location on a redirect, the challenge on 401."""
+    if 300 <= status < 400 and status != 304:
+        return {"Location": "/redirect/1"}
+    return _CHALLENGES.get(status, {})
+
+
 def parse_delay(raw: str, unit: float, cap: float, name: str = DELAY_MS) -> float:
     """`raw` times `unit` seconds, capped at `cap`; a 400 naming `name` when not a number >= 0."""
     try:
@@ -85,6 +117,16 @@ def parse_delay(raw: str, unit: float, cap: float, name: str = DELAY_MS) -> floa
     if not raw.isascii() or not value >= 0 or math.isinf(value):
         raise BadRequest(f"{name} must be a non-negative number, got {raw[:64]!r}")
     return min(value, cap)
+
+
+def _weight(raw: str, whole: str) -> float:
+    try:
+        value = float(raw) if raw.isascii() else math.nan
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:
+        raise BadRequest(f"a status weight must be a number >= 0, got {whole[:64]!r}")
+    return value
 
 
 def _media_type(raw: str, unsafe_types: bool) -> str:

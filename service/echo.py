@@ -8,7 +8,7 @@ from collections.abc import Callable
 import orjson
 from flask import Flask, Response, request
 
-from service import control, exchange
+from service import control, durations, exchange
 from service.exchange import RecordResponse
 from service.routing import add_any_method_rule
 from service.settings import Settings
@@ -53,15 +53,17 @@ def _hello_world_view(echo: EchoView) -> Callable[[], Response]:
 
 def _status_view(echo: EchoView) -> Callable[[str], Response]:
     def status(code: str) -> Response:
-        wanted = control.parse_status(code, "status code")
-        return control.with_status(echo(), wanted)
+        wanted = control.choose_status(code)
+        response = control.with_status(echo(), wanted)
+        response.headers.update(control.status_headers(wanted))
+        return response
 
     return status
 
 
 def _delay_view(echo: EchoView, settings: Settings) -> Callable[[str], Response]:
     def delay(seconds: str) -> Response:
-        time.sleep(control.parse_delay(seconds, 1.0, settings.max_delay_seconds, "delay"))
+        time.sleep(durations.bounded(seconds, "delay", settings.max_delay_seconds))
         return echo()
 
     return delay

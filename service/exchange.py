@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from flask import Flask, Request, Response, g, request, stream_with_context
+from opentelemetry import trace
 
 from service import record, routing, traceids
 from service.identity import Identity
@@ -151,12 +152,32 @@ def _stamp(response: Response) -> Response:
 
 def _finisher(finishers: list[Finisher]) -> Callable[[BaseException | None], None]:
     def finish(_: BaseException | None) -> None:
+        # Flask 3.1 tears a streamed request down twice: when the view returns and again
+        # when the stream ends; the response is taken once, so it is finished once.
         response: Response | None = g.pop("echoscope_response", None)
         exchange: Exchange | None = g.get("exchange")
         if response is not None and exchange is not None:
-            _run(finishers, _outcome(exchange, response))
+            if isinstance(response.response, _CountingStream):
+                response.response.when_closed(_later(finishers, exchange, response))
+            else:
+                _run(finishers, _outcome(exchange, response))
         # gunicorn reuses the thread: its own lines after this request must not carry its uuid.
         structlog.contextvars.clear_contextvars()
+
+    return finish
+
+
+def _later(finishers: list[Finisher], exchange: Exchange, response: Response) -> Callable[[], None]:
+    """Finish a stream once the server has sent its last byte (or the client left)."""
+    span = trace.get_current_span()
+
+    def finish() -> None:
+        # The server span and the uuid of the exchange, for the log line's correlation fields.
+        with (
+            trace.use_span(span, end_on_exit=False),
+            structlog.contextvars.bound_contextvars(uuid=exchange.request_id),
+        ):
+            _run(finishers, _outcome(exchange, response))
 
     return finish
 
@@ -203,6 +224,7 @@ class _CountingStream:
         self._chunks = chunks
         self.size = 0
         self.head = b""
+        self._on_close: list[Callable[[], None]] = []
 
     def __iter__(self) -> Iterator[bytes]:
         for item in self._chunks:
@@ -212,7 +234,16 @@ class _CountingStream:
                 self.head += chunk[: _BODY_HEAD_BYTES - len(self.head)]
             yield chunk
 
+    def when_closed(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once, when the server closes the body (WSGI's `close`)."""
+        self._on_close.append(callback)
+
     def close(self) -> None:
-        close = getattr(self._chunks, "close", None)
-        if close is not None:
-            close()
+        try:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+        finally:
+            callbacks, self._on_close = self._on_close, []
+            for callback in callbacks:
+                callback()

@@ -15,7 +15,7 @@ import orjson
 import structlog
 from flask import Flask
 
-from service import callers, gcp, logfields, redact
+from service import callers, gcp, logbounds, logfields, redact
 from service.exchange import Outcome, on_finish
 from service.fanout import Call
 from service.identity import Identity
@@ -70,8 +70,7 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
         level = _level(outcome.status)
         if not logger.is_enabled_for(level):
             return
-        loggable = describe(record)
-        encoded = orjson.dumps(loggable)
+        loggable, encoded = describe(record)
         calls = {"calls": _calls(outcome.calls, query, in_text)} if outcome.calls else {}
         logger.log(
             level,
@@ -89,24 +88,32 @@ def _level(status: int) -> int:
     return logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
 
 
-def _describer(settings: Settings) -> Callable[[dict[str, Any]], dict[str, Any]]:
+Describer = Callable[[dict[str, Any]], tuple[dict[str, Any], bytes]]
+
+
+def _describer(settings: Settings) -> Describer:
+    """The record as logged: redacted, bounded, and encoded once."""
     headers, query, limit = settings.redact_headers, settings.redact_query, settings.log_body_bytes
 
-    def describe(record: dict[str, Any]) -> dict[str, Any]:
+    def describe(record: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        cut: dict[str, Any] = {}
         loggable = dict(record)
-        loggable["headers"] = redact.headers(record["headers"], headers, query)
+        redacted = redact.headers(record["headers"], headers, query)
         if record.get("auth"):
-            loggable["headers"] = callers.redact_tokens(loggable["headers"])
+            redacted = callers.redact_tokens(redacted)
             loggable["auth"] = callers.loggable(record["auth"])
-        loggable["cookies"] = redact.cookies(record["cookies"])
+        loggable["headers"] = logbounds.headers(redacted, cut)
+        loggable["cookies"] = logbounds.cookies(redact.cookies(record["cookies"]), cut)
         if record["query_string"]:
             loggable["args"] = redact.mapping(record["args"], query)
             loggable["query_string"] = redact.query_string(record["query_string"], query)
             loggable["url"] = redact.url(record["url"], query)
-        if record["body_size"] and record["body_size"] > limit:
+        if (record.get("decoded_size") or record["body_size"] or 0) > limit:
             data = record["data"].encode()[:limit].decode("utf-8", "ignore")
             loggable.update(data=data, json=None, form={}, truncated=True)
-        return loggable
+        if cut:
+            loggable["cut"] = cut
+        return loggable, logbounds.fit(loggable, orjson.dumps(loggable), cut)
 
     return describe
 
@@ -129,18 +136,30 @@ def _http_request(outcome: Outcome, loggable: dict[str, Any]) -> dict[str, Any]:
 
 def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) -> dict[str, Any]:
     # An echo response is the record itself: log its redacted form, never the caller's secrets.
+    # Other bodies may repeat them (httpbin's /headers, /bearer …): those values are replaced.
+    secrets = redact.secret_values(outcome.record, settings.redact_headers, settings.redact_query)
     body = encoded_record if outcome.body_is_record else outcome.response_body
-    limit = settings.log_body_bytes
+    if secrets and not outcome.body_is_record:
+        body = redact.in_body(body, secrets)
+    limit = min(settings.log_body_bytes, logbounds.RESPONSE_BODY_BUDGET)
+    cut: dict[str, Any] = {}
+    redacted = redact.headers(
+        outcome.response_headers, settings.redact_headers, settings.redact_query
+    )
+    if secrets:
+        redacted = {
+            key: redact.in_body(value.encode(), secrets).decode() for key, value in redacted.items()
+        }
     part = {
         "status": outcome.status,
-        "headers": redact.headers(
-            outcome.response_headers, settings.redact_headers, settings.redact_query
-        ),
+        "headers": logbounds.headers(redacted, cut),
         "body": body[:limit].decode("utf-8", "replace"),
         "body_size": outcome.response_size,
     }
     if len(body) > limit:
         part["truncated"] = True
+    if cut:
+        part["cut"] = cut
     return part
 
 

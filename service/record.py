@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Request
 from werkzeug.datastructures import MultiDict
@@ -22,17 +23,54 @@ def capture(
     max_body_bytes: int,
 ) -> Record:
     """The record of `req`, its body read within `max_body_bytes` (a 413 past it)."""
-    if req.mimetype == "multipart/form-data":
-        form = body.read_form(req)
-        if body.stream_too_large(req, max_body_bytes):
-            raise _too_large(max_body_bytes)
-        files = [body.file_info(key, item) for key, item in req.files.items(multi=True)]
-        return _record(req, request_id, trace, server, b"", form, files, req.content_length)
     raw = body.read_raw(req)
     if len(raw) > max_body_bytes:
         raise _too_large(max_body_bytes)
+    if req.mimetype == "multipart/form-data":
+        return _multipart_record(req, request_id, trace, server, raw)
+    coding = req.headers.get("Content-Encoding", "").strip().lower()
+    if coding in body.ENCODINGS:
+        return _decoded_record(req, request_id, trace, server, raw, coding, max_body_bytes)
     form = body.read_form(req)
     return _record(req, request_id, trace, server, raw, form, [], len(raw))
+
+
+def _multipart_record(
+    req: Request, request_id: str, trace: TraceIds | None, server: dict[str, Any], raw: bytes
+) -> Record:
+    """Fields and file descriptions, never file contents; an unparseable body kept as data."""
+    form, error = body.read_multipart(req)
+    if error is not None:
+        record = _record(req, request_id, trace, server, raw, form, [], len(raw))
+        record["form_error"] = error
+        return record
+    files = [body.file_info(key, item) for key, item in req.files.items(multi=True)]
+    return _record(req, request_id, trace, server, b"", form, files, len(raw))
+
+
+def _decoded_record(
+    req: Request,
+    request_id: str,
+    trace: TraceIds | None,
+    server: dict[str, Any],
+    raw: bytes,
+    coding: str,
+    max_body_bytes: int,
+) -> Record:
+    """The record of a gzip/deflate body: decoded for reading, its size on the wire kept."""
+    decoded, error = body.inflate(raw, coding, max_body_bytes)
+    form: MultiDict[str, str] = MultiDict()
+    if decoded is not None and req.mimetype == "application/x-www-form-urlencoded":
+        form = MultiDict(parse_qsl(decoded.decode("utf-8", "replace"), keep_blank_values=True))
+    record = _record(
+        req, request_id, trace, server, raw if decoded is None else decoded, form, [], len(raw)
+    )
+    record["content_encoding"] = coding
+    if decoded is None:
+        record["encoding_error"] = error
+    else:
+        record["decoded_size"] = len(decoded)
+    return record
 
 
 def capture_head(
@@ -74,6 +112,7 @@ def _record(
         "data_encoding": encoding,
         "body_size": body_size,
         "client_ip": req.remote_addr,
+        "origin": req.remote_addr,  # httpbin's name for the client's address
         "trace": trace.as_dict() if trace else None,
         "server": server,
     }

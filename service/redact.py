@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
+import orjson
+
 REDACTED = "[REDACTED]"
 
 
@@ -70,3 +72,36 @@ def url(full_url: str, names: frozenset[str]) -> str:
     """A URL with the values of `names` in its query string replaced."""
     base, sep, query = full_url.partition("?")
     return base + sep + query_string(query, names) if sep else full_url
+
+
+def secret_values(
+    record: Mapping[str, Any], header_names: frozenset[str], query_names: frozenset[str]
+) -> list[str]:
+    """The request's secrets as a response body may repeat them (httpbin's /headers, /bearer,
+    /cookies …): values of redacted headers and their credentials after the scheme, cookie
+    values, values of redacted query parameters. Longest first."""
+    found: set[str] = set()
+    for key, value in record["headers"].items():
+        if key.lower() in header_names:
+            found.add(value)
+            found.update(value.split(None, 1)[1:])
+    found.update(value for value in record["cookies"].values() if value)
+    for key, value in record["args"].items():
+        if key.lower() in query_names:
+            found.update(value if isinstance(value, list) else [value])
+    return sorted((value for value in found if value.strip()), key=len, reverse=True)
+
+
+def in_body(body: bytes, secrets: list[str]) -> bytes:
+    """`body` with each secret, as text or JSON-escaped, replaced where it stands alone."""
+    if not secrets:
+        return body
+    forms = {form for secret in secrets for form in _body_forms(secret)}
+    alternatives = b"|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
+    standalone = re.compile(rb"(?<![A-Za-z0-9])(?:" + alternatives + rb")(?![A-Za-z0-9])")
+    return standalone.sub(REDACTED.encode(), body)
+
+
+def _body_forms(secret: str) -> tuple[bytes, bytes]:
+    escaped = orjson.dumps(secret)[1:-1]
+    return secret.encode("utf-8", "replace"), escaped

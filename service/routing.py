@@ -34,17 +34,17 @@ def add_any_method_rule(app: Flask, rule: str, endpoint: str, view: Callable[...
 
 
 def add_strict_rule(
-    app: Flask, rule: str, endpoint: str, view: Callable[[], Any], methods: tuple[str, ...]
+    app: Flask, rule: str, endpoint: str, view: Callable[..., Any], methods: tuple[str, ...]
 ) -> None:
     """Route `rule` for every method, answering 405 (with Allow) for those not in `methods`.
 
     Without this the catch-all echo would answer `POST /health` with 200.
     """
 
-    def strict() -> Any:
+    def strict(**values: Any) -> Any:
         if request.method not in methods:
             raise MethodNotAllowed(valid_methods=list(methods))
-        return view()
+        return view(**values)
 
     add_any_method_rule(app, rule, endpoint, strict)
 

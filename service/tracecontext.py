@@ -106,9 +106,15 @@ def _continued(arrived: dict[str, str], contexts: dict[str, Any]) -> str | None:
     matching = [
         name
         for name in ("x-cloud-trace-context", "traceparent")
-        if name in contexts and (contexts[name]["trace_id"], contexts[name]["span_id"]) == extracted
+        if name in contexts and _carries(contexts[name], extracted)
     ]
     return matching[-1] if matching else None
+
+
+def _carries(parsed: dict[str, Any], extracted: tuple[str, str]) -> bool:
+    # A header without a span id is continued under a stand-in parent: its trace decides.
+    span_id = parsed["span_id"] or extracted[1]
+    return (parsed["trace_id"], span_id) == extracted
 
 
 def _agreement(contexts: dict[str, Any]) -> dict[str, bool | None]:

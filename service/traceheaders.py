@@ -22,7 +22,7 @@ _TRACESTATE_KEY = re.compile(
 )
 _TRACESTATE_VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}(?<! )")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_CLOUD_TRACE = re.compile(r"(?P<trace>[^/]*)(?:/(?P<span>[^;]*))?(?:;o=(?P<options>.*))?")
+_CLOUD_TRACE = re.compile(r"(?P<trace>[^/;]*)(?:/(?P<span>[^;]*))?(?:;o=(?P<options>.*))?")
 _MAX_TRACESTATE_MEMBERS = 32
 _MAX_BAGGAGE_BYTES = 8192
 _B3_SAMPLED = {"1": True, "d": True, "true": True, "0": False, "false": False}
@@ -110,20 +110,30 @@ def _tracestate_fields(value: str) -> Parsed:
 
 
 def _cloud_trace_fields(value: str) -> Parsed:
+    # As Google's libraries (and service.cloudtrace) read it: a bare TRACE_ID, or a span
+    # id of 0, is continued under a stand-in parent.
     match = _CLOUD_TRACE.fullmatch(value)
-    if match is None or match["span"] is None:
+    if match is None:
         raise _Invalid("expected TRACE_ID/SPAN_ID;o=OPTIONS")
-    span = match["span"]
-    if not span.isascii() or not span.isdigit() or not 0 < int(span) < 1 << 64:
-        raise _Invalid("span id must be a decimal number from 1 to 2^64-1")
-    options = match["options"]
-    if options is not None and options not in ("0", "1"):
-        raise _Invalid("o= must be 0 or 1")
-    return {
-        "trace_id": _id(match["trace"], 32, "trace id"),
-        "span_id": format(int(span), "016x"),
+    trace, span, options = match["trace"], match["span"] or "", match["options"]
+    if len(trace) != 32 or not _ANY_HEX.fullmatch(trace):
+        raise _Invalid(f"trace id must be 32 hex digits, got {trace[:40]!r}")
+    if span and (not span.isascii() or not span.isdigit() or len(span) > 20):
+        raise _Invalid("span id must be a decimal number")
+    if options is not None and not (options.isascii() and options.isdigit()):
+        raise _Invalid("o= must be a number (1: sampled)")
+    span_number = int(span or "0")
+    fields: Parsed = {
+        "trace_id": _id(trace.lower(), 32, "trace id"),
+        "span_id": format(span_number, "016x") if 0 < span_number < 1 << 64 else None,
         "sampled": None if options is None else options == "1",
     }
+    notes = ["uppercase hex"] if trace != trace.lower() else []
+    if fields["span_id"] is None:
+        notes.append("no usable span id: continued under a stand-in parent")
+    if notes:
+        fields["note"] = "; ".join(notes)
+    return fields
 
 
 def _baggage_fields(value: str) -> Parsed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from flask import Flask
 from opentelemetry import propagate, trace
@@ -35,6 +36,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.util._importlib_metadata import entry_points
 
 from service import callers, exchange, redact, routing
+from service.cloudtrace import LenientCloudTracePropagator
 from service.exchange import Outcome
 from service.identity import Identity
 from service.settings import Settings
@@ -113,7 +115,9 @@ def create_exporter(name: str) -> SpanExporter | None:
 def create_propagator(names: tuple[str, ...]) -> TextMapPropagator:
     """The propagators of OTEL_PROPAGATORS, in order: later ones win when several match."""
     propagators = [
-        next(iter(entry_points(group="opentelemetry_propagator", name=name))).load()()
+        LenientCloudTracePropagator()
+        if name == "gcp_trace"
+        else next(iter(entry_points(group="opentelemetry_propagator", name=name))).load()()
         for name in names
     ]
     return CompositePropagator(propagators)
@@ -187,6 +191,7 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
         referer = attributes.get(_REFERER)
         if referer:
             span.set_attribute(_REFERER, [redact.url(value, query_names) for value in referer])
+        _split_server_address(span, attributes.get("server.address"))
         if outcome.route == routing.UNMATCHED:
             span.update_name(f"{outcome.method} {routing.UNMATCHED}")
 
@@ -219,3 +224,18 @@ class _LateResource(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         span._resource = self._resource
+
+
+def _split_server_address(span: trace.Span, address: object) -> None:
+    """`server.address` is the host alone, `server.port` the port (the Host header has both)."""
+    if not isinstance(address, str) or ":" not in address:
+        return
+    parsed = urlsplit(f"//{address}")
+    try:
+        port = parsed.port
+    except ValueError:
+        return  # not host:port (a bare IPv6 literal): leave it as it came
+    if parsed.hostname:
+        span.set_attribute("server.address", parsed.hostname)
+    if port is not None:
+        span.set_attribute("server.port", port)

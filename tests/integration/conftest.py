@@ -22,3 +22,13 @@ def receiver() -> Iterator[OtlpReceiver]:
     running = OtlpReceiver()
     yield running
     running.close()
+
+
+@pytest.fixture(scope="session")
+def httpbin() -> Iterator[Server]:
+    """echoscope for the httpbin tests: 2 s of delay at most, one host /redirect-to may name."""
+    running = start_server(
+        {"ECHO_MAX_DELAY_SECONDS": "2", "ECHO_REDIRECT_HOSTS": "allowed.example"}
+    )
+    yield running
+    running.stop()

@@ -187,6 +187,14 @@ _MIX: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/status/201", {}),
     ("DELETE", "/some/other/path", {}),
     ("BREW", "/coffee", {}),  # an unknown method: http_request_method="_OTHER"
+    ("GET", "/get?x=1", {}),  # httpbin's endpoints: each under its own route template
+    ("GET", "/bytes/512", {}),
+    ("GET", "/stream/3", {}),
+    (
+        "GET",
+        "/redirect/2",
+        {"allow_redirects": False},
+    ),  # an unknown method: http_request_method="_OTHER"
     ("GET", "/health", {}),
 ]
 _DELAYS: list[tuple[str, str, dict[str, Any]]] = [("GET", "/delay/0.2", {})]  # a thread of its own
@@ -324,7 +332,8 @@ def test_the_variables_offer_the_jobs_instances_and_route_templates(stack: Stack
         stack.instance(stack.two_workers),
     }
     assert {"/", "/anything", "/anything/<path:path>", "/status/<code>", "/delay/<seconds>",
-            "/<path:path>", "/health", "/metrics"} <= found["route"]  # fmt: skip
+            "/<path:path>", "/health", "/metrics", "/get", "/bytes/<n>", "/stream/<n>",
+            "/redirect/<n>"} <= found["route"]  # fmt: skip
     assert not {route for route in found["route"] if re.search(r"/\d|coffee|other", route)}, found
 
 

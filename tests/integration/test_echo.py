@@ -16,7 +16,7 @@ from tests.support.server import Server, start_server
 RECORD_FIELDS = [
     "uuid", "endpoint", "method", "cookies", "data", "headers", "args", "form", "remote_addr",
     "files", "path", "url", "scheme", "host", "query_string", "json", "data_encoding",
-    "body_size", "client_ip", "trace", "server", "trace_context", "auth",
+    "body_size", "client_ip", "origin", "trace", "server", "trace_context", "auth",
 ]  # fmt: skip
 
 
@@ -144,10 +144,12 @@ def test_delay_waits_then_echoes(server: Server) -> None:
     assert response.json()["path"] == "/delay/0.3"
 
 
-def test_delay_is_capped(limited: Server) -> None:
+def test_delay_past_the_cap_is_refused_at_once(limited: Server) -> None:
     started = time.monotonic()
-    assert requests.get(f"{limited.url}/delay/30", timeout=10).status_code == 200
-    assert time.monotonic() - started < 5  # capped at 0.2 s, not 30 s
+    response = requests.get(f"{limited.url}/delay/30", timeout=10)
+    assert response.status_code == 400 and "maximum" in response.json()["detail"]
+    assert time.monotonic() - started < 5  # refused, never slept
+    assert requests.get(f"{limited.url}/delay/150ms", timeout=10).status_code == 200
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", "nan", "inf"])

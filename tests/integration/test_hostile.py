@@ -6,7 +6,8 @@ of its output is one JSON object, no line is a forged entry, and the exchange
 lines are exactly the requests that reached the app (one per X-Request-Id).
 
 Requests gunicorn itself refuses, before Flask sees them, get gunicorn's own
-HTML error page and no X-Request-Id; that is acceptable only for these cases
+decision written as echoscope's JSON error (service/worker.py) and no X-Request-Id;
+that is acceptable only for these cases
 (gunicorn 27's parser, asserted below as `GUNICORN` expectations):
   - CR, LF, NUL or another control character (except HTAB) in a header value,
     including a bare LF or CR used to smuggle a forged log line: 400
@@ -107,6 +108,10 @@ class Probe:
         request_id = headers.get("x-request-id")
         if expect == GUNICORN:
             assert status in GUNICORN_STATUSES and request_id is None, (status, body[:200])
+            assert headers.get("content-type") == "application/json", (status, body[:200])
+            assert headers.get("x-content-type-options") == "nosniff"
+            payload = json.loads(body)
+            assert set(payload) == ERROR_KEYS and payload["status"] == status, payload
             return RawResponse(status, headers, body, body)
         assert request_id, f"{status} without X-Request-Id: {body[:200]!r}"
         self.request_ids.append(request_id)

@@ -23,7 +23,7 @@ from service.settings import Settings
 RECORD_FIELDS = [
     "uuid", "endpoint", "method", "cookies", "data", "headers", "args", "form", "remote_addr",
     "files", "path", "url", "scheme", "host", "query_string", "json", "data_encoding",
-    "body_size", "client_ip", "trace", "server", "trace_context", "auth",
+    "body_size", "client_ip", "origin", "trace", "server", "trace_context", "auth",
 ]  # fmt: skip
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"

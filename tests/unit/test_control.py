@@ -53,14 +53,22 @@ def test_status_out_of_range_is_a_json_400(echo: Echo, code: str) -> None:
     assert set(response.json) == {"error", "status", "detail"}
 
 
-@pytest.mark.parametrize("seconds", ["0", "0.01", "5", "10000"])
-def test_delay_returns_the_record_capped(capped: Echo, seconds: str) -> None:
+@pytest.mark.parametrize("seconds", ["0", "0.01", "0.05", "10ms", "50ms", "0s", "1500us"])
+def test_delay_within_the_cap_returns_the_record(capped: Echo, seconds: str) -> None:
     response = capped.client.get(f"/delay/{seconds}")
     assert response.status_code == 200
     assert response.json["endpoint"] == "delay"
 
 
-@pytest.mark.parametrize("seconds", ["-1", "nan", "abc", "inf", "1e400", "-0.5"])
+@pytest.mark.parametrize("seconds", ["0.06", "5", "10000", "1s", "51ms", "1m"])
+def test_delay_past_the_cap_is_a_json_400(capped: Echo, seconds: str) -> None:
+    """go-httpbin's rule: a delay longer than ECHO_MAX_DELAY_SECONDS is refused, not shortened."""
+    response = capped.client.get(f"/delay/{seconds}")
+    assert response.status_code == 400
+    assert "maximum" in response.json["detail"]
+
+
+@pytest.mark.parametrize("seconds", ["-1", "nan", "abc", "inf", "1e400", "-0.5", "1x", "ms", "-1s"])
 def test_delay_that_is_not_a_non_negative_number_is_a_json_400(capped: Echo, seconds: str) -> None:
     response = capped.client.get(f"/delay/{seconds}")
     assert response.status_code == 400

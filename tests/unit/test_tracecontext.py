@@ -56,6 +56,12 @@ def test_an_invalid_traceparent_leaves_cloud_trace_continued(echo: Echo) -> None
     assert context["agree"]["trace_id"] is None  # one usable format: nothing to compare
 
 
+def test_a_bare_cloud_trace_id_is_continued_under_a_stand_in_parent(echo: Echo) -> None:
+    record = echo.client.get("/anything", headers={"X-Cloud-Trace-Context": CLOUD_TRACE_ID}).json
+    assert record["trace"]["trace_id"] == CLOUD_TRACE_ID
+    assert record["trace_context"]["continued"] == "x-cloud-trace-context"
+
+
 def test_b3_is_described_but_never_continued(echo: Echo) -> None:
     headers = {"b3": f"{TRACE_ID}-{PARENT_SPAN_ID}-1", "X-B3-Sampled": "0"}
     context = echo.client.get("/anything", headers=headers).json["trace_context"]

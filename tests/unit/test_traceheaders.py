@@ -102,14 +102,35 @@ def test_cloud_trace_without_options_leaves_sampled_unknown() -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "span_id", "sampled", "note"),
+    [
+        (TRACE_ID, None, None, "no usable span id: continued under a stand-in parent"),
+        (f"{TRACE_ID};o=1", None, True, "no usable span id: continued under a stand-in parent"),
+        (f"{TRACE_ID}/0;o=1", None, True, "no usable span id: continued under a stand-in parent"),
+        (f"{TRACE_ID}/{1 << 64};o=0", None, False, "no usable span id"),
+        (f"{TRACE_ID.upper()}/1;o=2", "0000000000000001", False, "uppercase hex"),
+    ],
+)
+def test_cloud_trace_forms_googles_libraries_continue(
+    value: str, span_id: str | None, sampled: bool | None, note: str
+) -> None:
+    parsed = traceheaders.cloud_trace(value)
+    assert parsed["valid"] is True
+    assert (parsed["trace_id"], parsed["span_id"], parsed["sampled"]) == (
+        TRACE_ID,
+        span_id,
+        sampled,
+    )
+    assert parsed["note"].startswith(note)
+
+
+@pytest.mark.parametrize(
     ("value", "error"),
     [
-        (TRACE_ID, "expected TRACE_ID/SPAN_ID;o=OPTIONS"),
-        (f"{TRACE_ID}/0;o=1", "span id must be a decimal number from 1 to 2^64-1"),
-        (f"{TRACE_ID}/{1 << 64};o=1", "span id must be a decimal number from 1 to 2^64-1"),
-        (f"{TRACE_ID}/abc;o=1", "span id must be a decimal number from 1 to 2^64-1"),
-        (f"{TRACE_ID}/1;o=2", "o= must be 0 or 1"),
-        (f"{TRACE_ID.upper()}/1;o=1", "trace id must be lowercase hex digits"),
+        (f"{TRACE_ID}/abc;o=1", "span id must be a decimal number"),
+        (f"{TRACE_ID}/{'9' * 21};o=1", "span id must be a decimal number"),
+        (f"{TRACE_ID}/1;o=x", "o= must be a number (1: sampled)"),
+        (f"{TRACE_ID[:-1]}/1;o=1", f"trace id must be 32 hex digits, got {TRACE_ID[:-1]!r}"),
         (f"{'0' * 32}/1;o=1", "trace id is all zeros"),
     ],
 )

@@ -1,0 +1,114 @@
+"""CPU per request in-process, one signal at a time: where echoscope's time goes.
+
+`python -m bench.cpu [N]` builds the app once per configuration, drives N GET
+requests (the benchmark's browser-like GET with a traceparent) through its WSGI
+callable on one thread, and reports process CPU µs per request (best of 3), the
+exporter thread and log writes included. Not a test, not wall time under load:
+the figure to compare changes by, since it barely moves with machine noise.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from werkzeug.test import EnvironBuilder
+
+from bench.servers import free_port
+from service.app import create_app
+from service.settings import Settings
+
+HEADERS = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36",
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8",
+    "Accept-Language": "en-GB,en;q=0.9,fr;q=0.8",
+    "Accept-Encoding": "gzip, deflate, br",
+    "Cookie": "session=6f1c2a9e0d7b4c3a; theme=dark; consent=yes",
+}
+SAMPLED = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+UNSAMPLED = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+
+
+def configurations() -> dict[str, tuple[dict[str, str], Callable[[int], str]]]:
+    """Name -> (settings, traceparent for request i)."""
+    export = {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+    }
+    sampled: Callable[[int], str] = lambda i: SAMPLED  # noqa: E731
+    cloud_run: Callable[[int], str] = lambda i: SAMPLED if i % 100 == 0 else UNSAMPLED  # noqa: E731
+    off = {"ECHO_LOG_LEVEL": "ERROR", "ECHO_METRICS": "false", "OTEL_SDK_DISABLED": "true"}
+    return {
+        "full (sampled, exported)": (export, sampled),
+        "cloud run (1% sampled)": (export, cloud_run),
+        "unsampled": (export, lambda i: UNSAMPLED),
+        "no tracing": ({"OTEL_SDK_DISABLED": "true"}, sampled),
+        "no logs": ({**export, "ECHO_LOG_LEVEL": "ERROR"}, sampled),
+        "no metrics": ({**export, "ECHO_METRICS": "false"}, sampled),
+        "telemetry off": (off, sampled),
+    }
+
+
+def measure(env: Mapping[str, str], traceparent: Callable[[int], str], count: int) -> float:
+    """Best-of-3 CPU µs per request."""
+    with tempfile.TemporaryFile() as log:
+        app = create_app(Settings.from_env({"GCE_METADATA_HOST": "127.0.0.1:9", **env}), log)
+        environs = [_environ(traceparent(i)) for i in range(count)]
+        best = min(_run(app, environs) for _ in range(3))
+        provider = app.extensions.get("echoscope.tracer_provider")
+        if provider is not None:
+            provider.shutdown()
+    return best * 1e6 / count
+
+
+def _environ(traceparent: str) -> dict[str, Any]:
+    return EnvironBuilder(
+        path="/anything", headers={**HEADERS, "traceparent": traceparent}
+    ).get_environ()
+
+
+def _run(app: Any, environs: list[dict[str, Any]]) -> float:
+    def start_response(*_: Any) -> None:
+        return None
+
+    gc.collect()
+    provider = app.extensions.get("echoscope.tracer_provider")
+    started = time.process_time()
+    for environ in environs:
+        body = app(dict(environ), start_response)
+        b"".join(body)
+        getattr(body, "close", lambda: None)()
+    if provider is not None:
+        provider.force_flush()
+    return time.process_time() - started
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+    port = free_port()
+    # The OpenTelemetry exporter reads its endpoint from the environment itself.
+    os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{port}"
+    sink = subprocess.Popen([sys.executable, "-m", "bench.sink", str(port)])
+    time.sleep(0.5)
+    try:
+        results = {
+            name: measure(env, traceparent, count)
+            for name, (env, traceparent) in configurations().items()
+        }
+    finally:
+        sink.terminate()
+    off = results["telemetry off"]
+    print("| configuration | CPU µs/request | telemetry µs |\n|---|---|---|")
+    for name, value in results.items():
+        print(f"| {name} | {value:.0f} | {value - off:+.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -89,30 +89,15 @@ def chain(receiver: OtlpReceiver) -> Iterator[Chain]:
     }
     listeners["redirecting"] = Listener(redirect_answer(f"{listeners['elsewhere'].url}/"))
     common = {**receiver.env(), "GOOGLE_CLOUD_PROJECT": PROJECT}
-    c = start_server({**common, "OTEL_SERVICE_NAME": "c"}, workers=2, ready=False)
-    listeners["proxy"] = Listener(_rewriting_proxy(c.url))
-    b = start_server({**common, "OTEL_SERVICE_NAME": "b", "ECHO_CALL_TARGETS": c.url}, ready=False)
-    targets = [b.url, c.url] + [
-        listener.url for name, listener in listeners.items() if name != "unlisted"
-    ]
-    targets.append(f"http://metadata.google.internal:{listeners['guarded'].port}")
-    a = start_server(
-        {
-            **common,
-            "K_SERVICE": "a",
-            "GCE_METADATA_HOST": metadata.host,
-            "ECHO_CALL_AUTH": "google",
-            "ECHO_CALL_TARGETS": ",".join(targets),
-            "ECHO_CALL_TIMEOUT_SECONDS": "1.5",
-            "PYTHONPATH": str(ROOT / "tests" / "support" / "fakedns"),
-            "ECHOSCOPE_TEST_HOSTS": "metadata.google.internal=127.0.0.1,169.254.169.254",
-        },
-        ready=False,
-    )
-    servers = [c, b, a]
+    servers: list[Server] = []
     try:
-        for server in servers:
-            server.wait_ready()
+        c = start_server({**common, "OTEL_SERVICE_NAME": "c"}, workers=2)
+        servers.append(c)
+        listeners["proxy"] = Listener(_rewriting_proxy(c.url))
+        b = start_server({**common, "OTEL_SERVICE_NAME": "b", "ECHO_CALL_TARGETS": c.url})
+        servers.append(b)
+        a = start_server({**common, **_a_settings(b, c, listeners, metadata)})
+        servers.append(a)
         first = requests.get(f"{a.url}/anything", timeout=5).json()
         yield Chain(a, b, c, receiver, metadata, listeners, first)
     finally:
@@ -120,6 +105,25 @@ def chain(receiver: OtlpReceiver) -> Iterator[Chain]:
             server.stop()
         for listener in [*listeners.values(), metadata]:
             listener.close()
+
+
+def _a_settings(
+    b: Server, c: Server, listeners: dict[str, Listener], metadata: MetadataServer
+) -> dict[str, str]:
+    """A: on "Cloud Run", sending ID tokens, metadata.google.internal resolving to two addresses."""
+    targets = [b.url, c.url] + [
+        listener.url for name, listener in listeners.items() if name != "unlisted"
+    ]
+    targets.append(f"http://metadata.google.internal:{listeners['guarded'].port}")
+    return {
+        "K_SERVICE": "a",
+        "GCE_METADATA_HOST": metadata.host,
+        "ECHO_CALL_AUTH": "google",
+        "ECHO_CALL_TARGETS": ",".join(targets),
+        "ECHO_CALL_TIMEOUT_SECONDS": "1.5",
+        "PYTHONPATH": str(ROOT / "tests" / "support" / "fakedns"),
+        "ECHOSCOPE_TEST_HOSTS": "metadata.google.internal=127.0.0.1,169.254.169.254",
+    }
 
 
 def _span(spans: list[ReceivedSpan], service: str, kind: int) -> ReceivedSpan:

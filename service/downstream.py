@@ -11,17 +11,23 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
+import time
 from collections.abc import Iterable
 from typing import Any
 
 import certifi
 import httpcore
 import httpx
+import orjson
 from opentelemetry.instrumentation.httpx import SyncOpenTelemetryTransport
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 
 from service.targets import IPAddress, forbidden
+
+RESPONSE_CAP_BYTES = 65536
+CUT_AT_CAP = "cap"
+CUT_AT_DEADLINE = "deadline"
 
 
 class ForbiddenAddress(httpcore.ConnectError):
@@ -115,3 +121,41 @@ def describe_error(error: Exception, timeout: float) -> tuple[str, str]:
     if isinstance(error, httpx.TransportError):
         return f"connection lost: {error}", "connection_error"
     return f"{type(error).__name__}: {error}", type(error).__name__
+
+
+def read_capped(response: httpx.Response, deadline: float) -> tuple[bytes, str]:
+    """The body up to RESPONSE_CAP_BYTES, read chunk by chunk, and why it was cut ("" if not)."""
+    kept = bytearray()
+    for chunk in response.iter_raw():
+        kept += chunk
+        if len(kept) > RESPONSE_CAP_BYTES:
+            return bytes(kept[:RESPONSE_CAP_BYTES]), CUT_AT_CAP
+        if time.monotonic() > deadline:
+            return bytes(kept), CUT_AT_DEADLINE
+    return bytes(kept), ""
+
+
+def decoded(raw: bytes, cut: str) -> Any:
+    """The downstream's JSON when the whole answer parses as JSON, else its text."""
+    if not cut and raw[:1] in (b"{", b"["):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return raw.decode("utf-8", "replace")
+
+
+def status_error(response: httpx.Response, value: Any) -> tuple[str | None, str]:
+    """The reason a redirect or an error status is reported, and its `error_type` label."""
+    status = response.status_code
+    if 300 <= status < 400:
+        where = response.headers.get("Location", "nowhere")
+        return f"redirect to {where} not followed", ""
+    if status < 400:
+        return None, ""
+    detail = f": {value['error']}: {value.get('detail', '')}" if _is_error(value) else ""
+    return f"HTTP {status}{detail}", str(status)
+
+
+def _is_error(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("error"), str)

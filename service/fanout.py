@@ -22,12 +22,9 @@ from service.idtokens import IdTokenError, IdTokens
 from service.targets import Targets, origin_of
 
 HOPS_HEADER = "X-Echoscope-Hops"
-RESPONSE_CAP_BYTES = 65536
 MAX_CALLS = 8
 _GRACE_SECONDS = 0.5  # past the per-call timeout, for the answers to be gathered
 _REDACTED = b"[REDACTED]"
-_CUT_AT_CAP = "cap"
-_CUT_AT_DEADLINE = "deadline"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,7 +50,7 @@ class Call:
     duration: float  # seconds, from sending to the last byte read
     sent: dict[str, str]  # the trace headers (and hop count) sent, never a token
     response: Any  # the downstream's JSON, or its text; None when nothing came back
-    truncated: bool  # the answer was cut: past RESPONSE_CAP_BYTES, or not over by the deadline
+    truncated: bool  # the answer was cut: past the cap (64 KiB), or not over by the deadline
     error: str | None
     error_type: str  # bounded: "" when the call worked
     verdict: str
@@ -124,7 +121,7 @@ class Caller:
         try:
             response = self._client.send(request, stream=True)
             try:
-                raw, cut = _read_capped(response, deadline)
+                raw, cut = downstream.read_capped(response, deadline)
             finally:
                 response.close()
         except httpx.HTTPError as error:
@@ -146,9 +143,9 @@ class Caller:
         raw: bytes,
         cut: str,
     ) -> Call:
-        value = _decoded(raw, cut)
-        error, error_type = _status_error(response, value)
-        if cut == _CUT_AT_DEADLINE:
+        value = downstream.decoded(raw, cut)
+        error, error_type = downstream.status_error(response, value)
+        if cut == downstream.CUT_AT_DEADLINE:
             error, error_type = (
                 f"timeout: answer not complete within {self._timeout:g} s",
                 "timeout",
@@ -189,42 +186,6 @@ class Caller:
             verdict=tracecontext.UNKNOWN,
             server_address=self._targets.server_address(plan.url),
         )
-
-
-def _read_capped(response: httpx.Response, deadline: float) -> tuple[bytes, str]:
-    """The body up to RESPONSE_CAP_BYTES, read chunk by chunk, and why it was cut ("" if not)."""
-    kept = bytearray()
-    for chunk in response.iter_raw():
-        kept += chunk
-        if len(kept) > RESPONSE_CAP_BYTES:
-            return bytes(kept[:RESPONSE_CAP_BYTES]), _CUT_AT_CAP
-        if time.monotonic() > deadline:
-            return bytes(kept), _CUT_AT_DEADLINE
-    return bytes(kept), ""
-
-
-def _decoded(raw: bytes, cut: str) -> Any:
-    if not cut and raw[:1] in (b"{", b"["):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
-    return raw.decode("utf-8", "replace")
-
-
-def _status_error(response: httpx.Response, value: Any) -> tuple[str | None, str]:
-    status = response.status_code
-    if 300 <= status < 400:
-        where = response.headers.get("Location", "nowhere")
-        return f"redirect to {where} not followed", ""
-    if status < 400:
-        return None, ""
-    detail = f": {value['error']}: {value.get('detail', '')}" if _is_error(value) else ""
-    return f"HTTP {status}{detail}", str(status)
-
-
-def _is_error(value: Any) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("error"), str)
 
 
 def _sent(request: httpx.Request) -> dict[str, str]:

@@ -27,9 +27,7 @@ from service.settings import Settings
 _PATHS = {
     "instance_id": "/computeMetadata/v1/instance/id",
     "region": "/computeMetadata/v1/instance/region",  # projects/NUMBER/regions/REGION
-    "project": "/computeMetadata/v1/project/project-id",
-}
-_INSTANCE_PATHS = {key: path for key, path in _PATHS.items() if key != "project"}
+}  # the project is the one the log correlation found (service.gcp asks for it)
 _FIRST_RETRY_SECONDS = 0.5
 _MAX_RETRY_SECONDS = 30.0
 
@@ -54,15 +52,18 @@ class Facts:
     def stamp(self) -> None:
         """Add the instance facts to the current exchange's `server` (a before_request hook)."""
         current = exchange.current()
+        project = self._known["project"] or logfields.cloud_trace.project
         current.server = {
             **current.server,
             **self._known,
+            "project": project,
             "cold_start": self._first_exchange(request.path),
             "instance_age_seconds": round(time.time() - self._started, 3),
         }
         if self._pending_labels:
             with self._lock:
-                logfields.cloud_trace.add_labels(self._pending_labels)
+                labels = {**self._pending_labels, **({"project": project} if project else {})}
+                logfields.cloud_trace.add_labels(labels)
                 self._pending_labels = {}
 
     def _first_exchange(self, path: str) -> bool:
@@ -79,7 +80,7 @@ class Facts:
             return True
 
 
-_LABELS = {"instance_id": "instanceId", "region": "region", "project": "project"}
+_LABELS = {"instance_id": "instanceId", "region": "region"}
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -90,8 +91,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.before_request(facts.stamp)
     if settings.k_service is not None:
         deliver = _deliverer(app, facts)
-        asked = _PATHS if settings.google_cloud_project is None else _INSTANCE_PATHS
-        args = (settings.metadata_host, asked, deliver)
+        args = (settings.metadata_host, _PATHS, deliver)
         threading.Thread(target=_ask_until_answered, args=args, daemon=True).start()
 
 

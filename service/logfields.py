@@ -64,6 +64,11 @@ class CloudTraceFields:
             self._labels = {**self._labels, **labels}
 
     @property
+    def project(self) -> str | None:
+        """The project set by `set_project`, or None while unknown."""
+        return self._prefix.removeprefix("projects/").removesuffix("/traces/") or None
+
+    @property
     def project_known(self) -> bool:
         """True once `set_project` has been called."""
         return bool(self._prefix)

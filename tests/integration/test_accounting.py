@@ -13,14 +13,14 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
+from tests.integration.conftest import MakeServer
 from tests.support.otlp import OtlpReceiver
-from tests.support.server import Server, start_server
+from tests.support.server import Server
 
 REQUESTS = 1200
 THREADS = 32
@@ -31,10 +31,8 @@ _COUNT_LINE = re.compile(r"^http_server_request_duration_seconds_count\{([^}]*)\
 
 
 @pytest.fixture(scope="module")
-def busy(receiver: OtlpReceiver) -> Iterator[Server]:
-    server = start_server({**receiver.env(), "ECHO_THREADS": "8"}, workers=2)
-    yield server
-    server.stop()
+def busy(receiver: OtlpReceiver, make_module_server: MakeServer) -> Server:
+    return make_module_server({**receiver.env(), "ECHO_THREADS": "8"}, workers=2)
 
 
 def duration_count(server: Server, route: str) -> float:

@@ -3,7 +3,7 @@
 promtool checks the Prometheus config; compose.yaml's mounts, build, ports and
 service names are resolved against the tree; Grafana's provisioning is followed
 to the dashboards it loads; the Cloud Run manifests keep Cloud Run's rules; and
-the dashboards keep Grafana's current schema and the query rules of SPEC §8.
+the dashboards keep Grafana's current schema and echoscope's query rules.
 """
 
 from __future__ import annotations

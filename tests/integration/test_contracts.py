@@ -7,17 +7,17 @@ import gzip
 import json
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import requests
 
+from tests.integration.conftest import MakeServer
 from tests.support import raw
 from tests.support.otlp import OtlpReceiver
 from tests.support.prom import DURATION, scrape, total
-from tests.support.server import Server, free_port, start_server
+from tests.support.server import Server, free_port
 
 LINE_LIMIT = 250_000
 SIGNED = {
@@ -33,20 +33,11 @@ ORIGIN = "https://app.example"
 
 
 @pytest.fixture(scope="module")
-def otlp() -> Iterator[OtlpReceiver]:
-    receiver = OtlpReceiver()
-    yield receiver
-    receiver.close()
-
-
-@pytest.fixture(scope="module")
-def live(otlp: OtlpReceiver) -> Iterator[Server]:
-    server = start_server(
-        {**otlp.env(), "ECHO_CORS_ORIGIN": f"{ORIGIN}, https://admin.example",
+def live(receiver: OtlpReceiver, make_module_server: MakeServer) -> Server:
+    return make_module_server(
+        {**receiver.env(), "ECHO_CORS_ORIGIN": f"{ORIGIN}, https://admin.example",
          "ECHO_MAX_BODY_BYTES": "1048576"}
     )  # fmt: skip
-    yield server
-    server.stop()
 
 
 def _raw_exchange_line(server: Server, request_id: str) -> str:
@@ -101,13 +92,15 @@ def test_error_type_and_url_scheme_labels(live: Server) -> None:
     )
 
 
-def test_signed_url_credentials_reach_no_log_and_no_span(live: Server, otlp: OtlpReceiver) -> None:
+def test_signed_url_credentials_reach_no_log_and_no_span(
+    live: Server, receiver: OtlpReceiver
+) -> None:
     response = requests.get(f"{live.url}/anything/signed", params=SIGNED, timeout=5)
     assert (
         response.json()["args"]["X-Goog-Signature"] == SIGNED["X-Goog-Signature"]
     )  # caller sees it
     live.line_for(response.headers["X-Request-Id"])
-    (span,) = otlp.wait_for(1, **{"name": "GET /anything/<path:path>"})
+    (span,) = receiver.wait_for(1, **{"name": "GET /anything/<path:path>"})
     output = live.output()
     for value in SIGNED.values():
         assert value not in output
@@ -253,9 +246,9 @@ class LateMetadata:
             self._server.server_close()
 
 
-def test_project_is_found_when_the_metadata_server_comes_back() -> None:
+def test_project_is_found_when_the_metadata_server_comes_back(make_server: MakeServer) -> None:
     metadata = LateMetadata("late-project")
-    server = start_server({"K_SERVICE": "svc", "GCE_METADATA_HOST": f"127.0.0.1:{metadata.port}"})
+    server = make_server({"K_SERVICE": "svc", "GCE_METADATA_HOST": f"127.0.0.1:{metadata.port}"})
     try:
         first = requests.get(f"{server.url}/anything", timeout=5)
         assert "logging.googleapis.com/trace" not in server.line_for(first.headers["X-Request-Id"])
@@ -270,5 +263,4 @@ def test_project_is_found_when_the_metadata_server_comes_back() -> None:
         assert field == f"projects/late-project/traces/{response.json()['trace']['trace_id']}"
         assert metadata.asked == 1  # asked again only until it answered
     finally:
-        server.stop()
         metadata.close()

@@ -27,8 +27,9 @@ import pytest
 import requests
 import yaml
 
+from tests.integration.conftest import MakeServer
 from tests.support.listener import Listener, Received, send
-from tests.support.server import ROOT, Server, free_port, start_server
+from tests.support.server import ROOT, Server, free_port
 
 DASHBOARDS = ROOT / "dashboards"
 PROMETHEUS_CONFIG = ROOT / "config" / "prometheus" / "prometheus.yml"
@@ -41,7 +42,7 @@ BUILTINS = {  # Grafana's built-in variables, for a 1 s scrape interval
     "__range_s": "60",
     "__range_ms": "60000",
 }
-# Only one worker has them: multiprocess mode keeps no process metrics (SPEC §5).
+# Only one worker has them: prometheus-client's multiprocess mode keeps no process metrics.
 ONE_WORKER_ONLY = re.compile(r"\b(?:process|python)_\w+\{")
 _VARIABLE = re.compile(r"\$\{(\w+)(?::[^}]*)?\}|\$(\w+)")
 _LABEL_VALUES = re.compile(
@@ -246,7 +247,9 @@ def _downstream_answer(_: Listener, received: Received, handler: BaseHTTPRequest
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, make_module_server: MakeServer
+) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("prometheus")
     downstream = Listener(_downstream_answer)  # what /call calls: 200 on /ok, 503 on /fail
     servers: list[Server] = []
@@ -255,8 +258,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     proc = None
     try:
         calls = {"ECHO_CALL_TARGETS": downstream.url}
-        servers.append(start_server({"K_REVISION": "echoscope-00001-one", **calls}, workers=1))
-        servers.append(start_server({"K_REVISION": "echoscope-00002-two", **calls}, workers=2))
+        servers.append(
+            make_module_server({"K_REVISION": "echoscope-00001-one", **calls}, workers=1)
+        )
+        servers.append(
+            make_module_server({"K_REVISION": "echoscope-00002-two", **calls}, workers=2)
+        )
         for server in servers:
             for mix in (_MIX, _DELAYS, _calls_mix(downstream.url)):
                 threads.append(
@@ -282,8 +289,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        for server in servers:
-            server.stop()
         downstream.close()
 
 

@@ -1,4 +1,4 @@
-"""SPEC §3 through a real gunicorn process: endpoints, record fields, limits, bad input."""
+"""The HTTP interface through a real gunicorn process: endpoints, record fields, limits, bad input."""
 
 from __future__ import annotations
 
@@ -6,24 +6,19 @@ import hashlib
 import re
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
 
-from tests.support.server import Server, start_server
-
-RECORD_FIELDS = [
-    "uuid", "endpoint", "method", "cookies", "data", "headers", "args", "form", "remote_addr",
-    "files", "path", "url", "scheme", "host", "query_string", "json", "data_encoding",
-    "body_size", "client_ip", "origin", "trace", "server", "trace_context", "auth",
-]  # fmt: skip
+from tests.integration.conftest import MakeServer
+from tests.support.constants import NO_METADATA, RECORD_FIELDS, TRACE_ID, TRACEPARENT
+from tests.support.server import Server
 
 
 @pytest.fixture(scope="module")
-def limited() -> Iterator[Server]:
+def limited(make_module_server: MakeServer) -> Server:
     """A server with small limits and one trusted proxy hop."""
-    server = start_server(
+    return make_module_server(
         {
             "ECHO_MAX_BODY_BYTES": "1024",
             "ECHO_MAX_DELAY_SECONDS": "0.2",
@@ -31,11 +26,9 @@ def limited() -> Iterator[Server]:
             "ECHO_CORS_ORIGIN": "https://app.example",
             "K_SERVICE": "echo-svc",
             "K_REVISION": "echo-svc-00042",
-            "GCE_METADATA_HOST": "127.0.0.1:9",
+            **NO_METADATA,
         }
     )
-    yield server
-    server.stop()
 
 
 def test_root_is_hello_world_with_the_seed_cookie(server: Server) -> None:
@@ -232,10 +225,9 @@ def test_server_identity_from_cloud_run(limited: Server) -> None:
 
 
 def test_trace_context_in_the_record(server: Server) -> None:
-    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-    response = requests.get(f"{server.url}/anything", headers={"traceparent": parent})
+    response = requests.get(f"{server.url}/anything", headers={"traceparent": TRACEPARENT})
     trace = response.json()["trace"]
-    assert trace["trace_id"] == "0af7651916cd43dd8448eb211c80319c" and trace["sampled"] is True
+    assert trace["trace_id"] == TRACE_ID and trace["sampled"] is True
     assert response.headers["traceresponse"] == f"00-{trace['trace_id']}-{trace['span_id']}-01"
 
 

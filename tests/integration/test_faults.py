@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import requests
 
+from tests.integration.conftest import MakeServer
 from tests.support.otlp import OtlpReceiver
-from tests.support.server import Server, free_port, start_server
+from tests.support.server import Server, free_port
 
 GRACE_SECONDS = 10
 _COUNT_LINE = re.compile(r"^http_server_request_duration_seconds_count\{([^}]*)\} (\S+)$", re.M)
@@ -78,34 +79,28 @@ def broken_collector(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]
 
 
 def test_a_broken_collector_fails_no_request_and_floods_no_log(
-    broken_collector: dict[str, str],
+    broken_collector: dict[str, str], make_server: MakeServer
 ) -> None:
-    server = start_server(broken_collector)
-    try:
-        statuses = []
-        with requests.Session() as session:
-            for index in range(400):  # over ~2 s: many export attempts at a 100 ms batch delay
-                statuses.append(
-                    session.get(f"{server.url}/anything/{index}", timeout=10).status_code
-                )
-                if index % 100 == 99:
-                    time.sleep(0.4)
-        assert statuses == [200] * 400
-        exchange = [
-            line
-            for line in server.exchange_lines()
-            if line["request"]["path"].startswith("/anything/")
-        ]
-        assert len(exchange) == 400
-        otel = _otel_lines(server)
-        print(
-            f"\nbroken collector: 400 requests, 400 x 2xx, {len(otel)} exporter lines before shutdown"
-        )
-        assert len(otel) <= 5, [line["message"][:120] for line in otel]
-    finally:
-        signalled = time.monotonic()
-        server.stop(timeout=GRACE_SECONDS + 5)
-        stopped_after = time.monotonic() - signalled
+    server = make_server(broken_collector)
+    statuses = []
+    with requests.Session() as session:
+        for index in range(400):  # over ~2 s: many export attempts at a 100 ms batch delay
+            statuses.append(session.get(f"{server.url}/anything/{index}", timeout=10).status_code)
+            if index % 100 == 99:
+                time.sleep(0.4)
+    assert statuses == [200] * 400
+    exchange = [
+        line for line in server.exchange_lines() if line["request"]["path"].startswith("/anything/")
+    ]
+    assert len(exchange) == 400
+    otel = _otel_lines(server)
+    print(
+        f"\nbroken collector: 400 requests, 400 x 2xx, {len(otel)} exporter lines before shutdown"
+    )
+    assert len(otel) <= 5, [line["message"][:120] for line in otel]
+    signalled = time.monotonic()
+    server.stop(timeout=GRACE_SECONDS + 5)
+    stopped_after = time.monotonic() - signalled
     # Flushing to a dead collector at shutdown must still fit in Cloud Run's grace period.
     assert server.proc.returncode == 0 and stopped_after < GRACE_SECONDS, stopped_after
     assert len(_otel_lines(server)) <= 8
@@ -138,10 +133,8 @@ def _open_sockets(pid: int) -> int:
 
 
 @pytest.fixture
-def two_workers() -> Iterator[Server]:
-    server = start_server({}, workers=2)
-    yield server
-    server.stop()
+def two_workers(make_server: MakeServer) -> Server:
+    return make_server({}, workers=2)
 
 
 def _burst(server: Server, count: int, route_path: str) -> list[int]:
@@ -205,25 +198,26 @@ def test_killed_worker_is_replaced_and_counts_stay_right(two_workers: Server) ->
 # ---------------------------------------------------------------- the metadata server
 
 
-def _time_to_ready(env: dict[str, str]) -> tuple[Server, float]:
+def _time_to_ready(make_server: MakeServer, env: dict[str, str]) -> tuple[Server, float]:
     started = time.monotonic()
-    server = start_server(env, ready=False)
-    server.wait_ready()
+    server = make_server(env)
     return server, time.monotonic() - started
 
 
 @pytest.mark.parametrize("metadata", ["closed-port", "black-hole"])
-def test_missing_metadata_server_does_not_delay_start_up(metadata: str) -> None:
+def test_missing_metadata_server_does_not_delay_start_up(
+    metadata: str, make_server: MakeServer
+) -> None:
     listener = SilentListener() if metadata == "black-hole" else None
     port = listener.port if listener else free_port()
-    baseline, baseline_seconds = _time_to_ready({})
+    baseline, baseline_seconds = _time_to_ready(make_server, {})
     baseline.stop()
     env = {
         "K_SERVICE": "echo-svc",
         "K_REVISION": "echo-svc-00001",
         "GCE_METADATA_HOST": f"127.0.0.1:{port}",
     }
-    server, seconds = _time_to_ready(env)
+    server, seconds = _time_to_ready(make_server, env)
     try:
         print(
             f"\nmetadata {metadata}: ready in {seconds:.2f}s (no Cloud Run: {baseline_seconds:.2f}s)"
@@ -236,7 +230,6 @@ def test_missing_metadata_server_does_not_delay_start_up(metadata: str) -> None:
         line = server.line_for(response.headers["X-Request-Id"])
         assert "logging.googleapis.com/trace" not in line  # never a bare id
     finally:
-        server.stop()
         if listener:
             listener.close()
 
@@ -278,9 +271,9 @@ class FakeMetadata:
         self._server.server_close()
 
 
-def test_project_from_the_metadata_server_names_the_trace() -> None:
+def test_project_from_the_metadata_server_names_the_trace(make_server: MakeServer) -> None:
     metadata = FakeMetadata("demo-project-123")
-    server = start_server({"K_SERVICE": "echo-svc", "GCE_METADATA_HOST": metadata.host})
+    server = make_server({"K_SERVICE": "echo-svc", "GCE_METADATA_HOST": metadata.host})
     try:
         trace_field = ""
         deadline = time.monotonic() + 5
@@ -297,5 +290,4 @@ def test_project_from_the_metadata_server_names_the_trace() -> None:
         asked = [item for item in metadata.asked if item[0].endswith("/project-id")]
         assert asked == [("/computeMetadata/v1/project/project-id", "Google")]  # once
     finally:
-        server.stop()
         metadata.close()

@@ -31,7 +31,6 @@ import secrets
 import socket
 import time
 import urllib.parse
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,9 +38,10 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.integration.conftest import MakeServer
 from tests.support import raw
 from tests.support.raw import RawResponse
-from tests.support.server import Server, start_server
+from tests.support.server import Server
 
 MAX_BODY = 65536
 ECHO, JSON4XX, GUNICORN = "echo", "json 4xx", "gunicorn"
@@ -57,9 +57,9 @@ HYPOTHESIS = settings(
 
 
 @pytest.fixture(scope="module")
-def hostile() -> Iterator[Server]:
+def hostile(make_module_server: MakeServer) -> Server:
     """One worker with one thread: requests run one after the other, on one set of contextvars."""
-    server = start_server(
+    return make_module_server(
         {
             "ECHO_MAX_BODY_BYTES": str(MAX_BODY),
             "ECHO_MAX_DELAY_SECONDS": "0.1",
@@ -67,8 +67,6 @@ def hostile() -> Iterator[Server]:
             "ECHO_LOG_BODY_BYTES": "256",
         }
     )
-    yield server
-    server.stop()
 
 
 class Probe:
@@ -167,8 +165,6 @@ def forged_entry(text: str) -> str:
 
 
 # ---------------------------------------------------------------- trace context headers
-
-TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 
 
 @pytest.mark.parametrize(
@@ -399,7 +395,7 @@ def test_percent_encoded_newlines_in_the_query_stay_inside_the_line(probe: Probe
     "path", [b"/anything/a%0Ab", b"/a%0Ab", b"/x%0D%0A", b"/anything/%0A{%22forged%22:1}"]
 )
 def test_a_newline_in_the_path_is_echoed(probe: Probe, path: bytes) -> None:
-    # Any path echoes (SPEC 3), a percent-encoded line break included; the log line escapes it.
+    # Any path echoes, a percent-encoded line break included; the log line escapes it.
     record = probe.raw(path, ECHO).json()
     assert record["path"] == urllib.parse.unquote(path.decode())
     probe.finish()

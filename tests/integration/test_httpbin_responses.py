@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Iterator
 
 import brotli
 import pytest
 import requests
 
-from tests.support.server import Server, start_server
+from tests.integration.conftest import MakeServer
+from tests.support.server import Server
 
 
 def _get(server: Server, path: str, **kwargs: object) -> requests.Response:
@@ -252,11 +252,9 @@ def test_response_headers_keeps_the_framing_and_refuses_bad_fields(
 
 
 @pytest.fixture(scope="module")
-def unsafe() -> Iterator[Server]:
+def unsafe(make_module_server: MakeServer) -> Server:
     """A server whose operator allowed active content types."""
-    running = start_server({"ECHO_UNSAFE_CONTENT_TYPES": "true"})
-    yield running
-    running.stop()
+    return make_module_server({"ECHO_UNSAFE_CONTENT_TYPES": "true"})
 
 
 def test_unsafe_content_types_when_the_operator_allows_them(unsafe: Server) -> None:

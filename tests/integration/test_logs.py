@@ -1,28 +1,24 @@
-"""SPEC §4 on the real stdout of a real gunicorn: one Cloud Logging JSON line per exchange."""
+"""The logs on the real stdout of a real gunicorn: one Cloud Logging JSON line per exchange."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from tests.support.server import Server, start_server
-
-TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
-TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
+from tests.integration.conftest import MakeServer
+from tests.support.constants import CLOUD_TRACE_ID, TRACE_ID, TRACEPARENT
+from tests.support.server import Server
 
 
 @pytest.fixture(scope="module")
-def project_server() -> Iterator[Server]:
-    server = start_server(
+def project_server(make_module_server: MakeServer) -> Server:
+    return make_module_server(
         {"GOOGLE_CLOUD_PROJECT": "my-proj", "ECHO_LOG_BODY_BYTES": "16", "K_REVISION": "rev-7"}
     )
-    yield server
-    server.stop()
 
 
 def _line(server: Server, response: requests.Response) -> dict[str, Any]:
@@ -105,10 +101,10 @@ def test_trace_fields_from_traceparent(server: Server) -> None:
 def test_trace_fields_from_cloud_trace_context(server: Server) -> None:
     response = requests.get(
         f"{server.url}/anything",
-        headers={"X-Cloud-Trace-Context": "105445aa7843bc8bf206b12000100000/1;o=1"},
+        headers={"X-Cloud-Trace-Context": f"{CLOUD_TRACE_ID}/1;o=1"},
     )
     line = _line(server, response)
-    assert line["request"]["trace"]["trace_id"] == "105445aa7843bc8bf206b12000100000"
+    assert line["request"]["trace"]["trace_id"] == CLOUD_TRACE_ID
     assert line["logging.googleapis.com/trace_sampled"] is True
 
 
@@ -191,13 +187,10 @@ def test_hostile_values_stay_inside_one_line(server: Server, value: str) -> None
     assert sum("httpRequest" in entry for entry in new_lines) == 1
 
 
-def test_console_format_is_for_humans() -> None:
-    server = start_server({"ECHO_LOG_FORMAT": "console"})
-    try:
-        requests.get(f"{server.url}/anything/console-check")
-        server.stop()
-        text = server.output()
-        assert "GET /anything/console-check 200" in text
-        assert not text.lstrip().startswith("{")
-    finally:
-        server.stop()
+def test_console_format_is_for_humans(make_server: MakeServer) -> None:
+    server = make_server({"ECHO_LOG_FORMAT": "console"})
+    requests.get(f"{server.url}/anything/console-check")
+    server.stop()
+    text = server.output()
+    assert "GET /anything/console-check 200" in text
+    assert not text.lstrip().startswith("{")

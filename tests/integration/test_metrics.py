@@ -1,24 +1,23 @@
-"""SPEC §5 on a real gunicorn, with one worker and with two."""
+"""The metrics of a real gunicorn, with one worker and with two."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 
 import pytest
 import requests
 
+from tests.integration.conftest import MakeServer
+from tests.support.constants import TRACE_ID, TRACEPARENT
 from tests.support.prom import DURATION, scrape, series, total
-from tests.support.server import Server, start_server
+from tests.support.server import Server
 
 ROUTE = "/anything/<path:path>"
 
 
 @pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
-def metered(request: pytest.FixtureRequest) -> Iterator[Server]:
-    server = start_server(workers=request.param)
-    yield server
-    server.stop()
+def metered(request: pytest.FixtureRequest, make_module_server: MakeServer) -> Server:
+    return make_module_server(workers=request.param)
 
 
 def _count(server: Server, **labels: str) -> float:
@@ -103,43 +102,35 @@ def test_body_size_histograms(metered: Server) -> None:
     assert total(samples, "http_server_response_body_size_bytes_count", http_route=ROUTE) >= 1
 
 
-def test_openmetrics_negotiation_with_exemplars() -> None:
-    server = start_server()
-    try:
-        parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-        response = requests.get(f"{server.url}/anything/ex", headers={"traceparent": parent})
-        span_id = response.json()["trace"]["span_id"]
-        plain = requests.get(f"{server.url}/metrics")
-        assert plain.headers["Content-Type"].startswith("text/plain")
-        assert "# EOF" not in plain.text and "process_cpu_seconds_total" in plain.text
-        om = requests.get(
-            f"{server.url}/metrics",
-            headers={"Accept": "application/openmetrics-text; version=1.0.0"},
-        )
-        assert om.headers["Content-Type"].startswith("application/openmetrics-text")
-        assert om.text.rstrip().endswith("# EOF")
-        exemplar = f'# {{span_id="{span_id}",trace_id="0af7651916cd43dd8448eb211c80319c"}}'
-        assert any(
-            line.startswith(f"{DURATION}_bucket") and exemplar in line
-            for line in om.text.splitlines()
-        )
-    finally:
-        server.stop()
+def test_openmetrics_negotiation_with_exemplars(make_server: MakeServer) -> None:
+    server = make_server()
+    response = requests.get(f"{server.url}/anything/ex", headers={"traceparent": TRACEPARENT})
+    span_id = response.json()["trace"]["span_id"]
+    plain = requests.get(f"{server.url}/metrics")
+    assert plain.headers["Content-Type"].startswith("text/plain")
+    assert "# EOF" not in plain.text and "process_cpu_seconds_total" in plain.text
+    om = requests.get(
+        f"{server.url}/metrics",
+        headers={"Accept": "application/openmetrics-text; version=1.0.0"},
+    )
+    assert om.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert om.text.rstrip().endswith("# EOF")
+    exemplar = f'# {{span_id="{span_id}",trace_id="{TRACE_ID}"}}'
+    assert any(
+        line.startswith(f"{DURATION}_bucket") and exemplar in line for line in om.text.splitlines()
+    )
 
 
-def test_two_workers_stay_correct_after_a_worker_is_killed() -> None:
-    server = start_server(workers=2)
-    try:
-        with requests.Session() as session:
-            for n in range(40):
-                session.get(f"{server.url}/anything/k{n}", headers={"Connection": "close"})
-        assert _count(server, http_route=ROUTE) == 40
-        server.kill_worker(server.worker_pids()[0])
-        for n in range(10):
-            requests.get(f"{server.url}/anything/after{n}", headers={"Connection": "close"})
-        for _ in range(4):
-            samples = scrape(server.url)
-            assert total(samples, f"{DURATION}_count", http_route=ROUTE) == 50
-            assert total(samples, "http_server_active_requests") == 1  # only this scrape
-    finally:
-        server.stop()
+def test_two_workers_stay_correct_after_a_worker_is_killed(make_server: MakeServer) -> None:
+    server = make_server(workers=2)
+    with requests.Session() as session:
+        for n in range(40):
+            session.get(f"{server.url}/anything/k{n}", headers={"Connection": "close"})
+    assert _count(server, http_route=ROUTE) == 40
+    server.kill_worker(server.worker_pids()[0])
+    for n in range(10):
+        requests.get(f"{server.url}/anything/after{n}", headers={"Connection": "close"})
+    for _ in range(4):
+        samples = scrape(server.url)
+        assert total(samples, f"{DURATION}_count", http_route=ROUTE) == 50
+        assert total(samples, "http_server_active_requests") == 1  # only this scrape

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,9 @@ from schemathesis.specs.openapi.checks import (
 from service import mediatypes
 from service.app import create_app
 from service.settings import Settings
-from tests.support.server import ROOT, Server, start_server
+from tests.integration.conftest import MakeServer
+from tests.support.constants import TRACEPARENT
+from tests.support.server import ROOT, Server
 
 SPEC_PATH = ROOT / "service" / "openapi.json"
 DOCUMENT: dict[str, Any] = json.loads(Path(SPEC_PATH).read_text(encoding="utf-8"))
@@ -58,11 +59,9 @@ def openapi_path(rule: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def live() -> Iterator[Server]:
+def live(make_module_server: MakeServer) -> Server:
     """A server whose delays are short, so schemathesis can ask for any delay it likes."""
-    server = start_server({"ECHO_MAX_DELAY_SECONDS": "0.05"})
-    yield server
-    server.stop()
+    return make_module_server({"ECHO_MAX_DELAY_SECONDS": "0.05"})
 
 
 # ---------------------------------------------------------------- the document and the routes
@@ -114,7 +113,7 @@ def test_controls_are_documented_as_header_and_query_on_every_echo_operation() -
 def test_record_required_fields_are_the_keys_of_a_real_echo(live: Server) -> None:
     record_schema = DOCUMENT["components"]["schemas"]["EchoRecord"]
     record = requests.get(f"{live.url}/anything?a=1", timeout=5).json()
-    assert list(record) == record_schema["required"]  # same fields, same order as SPEC §3
+    assert list(record) == record_schema["required"]  # same fields, same order
     optional = {"json_error", "content_encoding", "decoded_size", "encoding_error", "form_error"}
     optional.add("calls")  # only in /call's answer
     assert set(record_schema["properties"]) == {*record_schema["required"], *optional}
@@ -174,7 +173,7 @@ def _record_requests(url: str) -> list[requests.Response]:
         requests.get(f"{url}/anything", params={STATUS: "503"}, timeout=5),
         requests.get(
             f"{url}/anything",
-            headers={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+            headers={"traceparent": TRACEPARENT},
             timeout=5,
         ),
     ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import dockerfile
@@ -14,9 +13,10 @@ from flask import Response
 
 from service.app import create_app
 from service.settings import Settings
+from tests.integration.conftest import MakeServer
 from tests.support import raw
 from tests.support.otlp import OtlpReceiver
-from tests.support.server import ROOT, Server, start_server
+from tests.support.server import ROOT, Server
 
 DEBUG_ENV = {
     "FLASK_DEBUG": "1",
@@ -34,11 +34,9 @@ ERROR_KEYS = {"error", "status", "detail"}
 
 
 @pytest.fixture(scope="module")
-def debug_env_server() -> Iterator[Server]:
+def debug_env_server(make_module_server: MakeServer) -> Server:
     """A server started with every debug switch a user might try."""
-    server = start_server({**DEBUG_ENV, "ECHO_MAX_BODY_BYTES": "1024"})
-    yield server
-    server.stop()
+    return make_module_server({**DEBUG_ENV, "ECHO_MAX_BODY_BYTES": "1024"})
 
 
 def test_debug_settings_in_the_environment_leave_debug_off(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,7 +70,7 @@ def test_werkzeug_debugger_paths_are_just_echoes(debug_env_server: Server, path:
 
 
 def test_flask_static_route_is_not_exposed(debug_env_server: Server) -> None:
-    # Any path is an echo (SPEC 3): Flask's default /static/<filename> must not answer 404.
+    # Any path is an echo: Flask's default /static/<filename> must not answer 404.
     response = requests.get(f"{debug_env_server.url}/static/app.js", timeout=5)
     assert response.status_code == 200 and response.json()["path"] == "/static/app.js"
 
@@ -106,9 +104,9 @@ def test_errors_under_debug_settings_are_json_without_traceback(
 
 
 @pytest.fixture(scope="module")
-def traced(receiver: OtlpReceiver) -> Iterator[Server]:
+def traced(receiver: OtlpReceiver, make_module_server: MakeServer) -> Server:
     """Exporting spans, with every request and response header captured as span attributes."""
-    server = start_server(
+    return make_module_server(
         {
             **receiver.env(),
             "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST": ".*",
@@ -117,8 +115,6 @@ def traced(receiver: OtlpReceiver) -> Iterator[Server]:
             "ECHO_LOG_LEVEL": "DEBUG",
         }
     )
-    yield server
-    server.stop()
 
 
 class Secrets:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.integration.conftest import MakeServer
 from tests.support.otlp import OtlpReceiver
-from tests.support.server import Server, start_server
+from tests.support.server import Server
 
 IN_FLIGHT = 6
 GRACE_SECONDS = 10  # Cloud Run's SIGKILL comes 10 s after SIGTERM
@@ -47,12 +48,12 @@ def _wait_until_in_flight(server: Server, count: int) -> None:
 
 @pytest.mark.parametrize("schedule_delay_ms", ["100", "30000"])
 def test_sigterm_finishes_in_flight_requests_flushes_spans_and_exits(
-    schedule_delay_ms: str,
+    schedule_delay_ms: str, make_server: MakeServer
 ) -> None:
     receiver = OtlpReceiver()
     # With a 30 s batch delay, only the flush at worker exit can deliver the spans in time.
     env = {**receiver.env(), "OTEL_BSP_SCHEDULE_DELAY": schedule_delay_ms}
-    server = start_server(env, workers=2)
+    server = make_server(env, workers=2)
     pool = ThreadPoolExecutor(IN_FLIGHT)
     try:
         pids = [server.proc.pid, *server.worker_pids()]
@@ -98,5 +99,5 @@ def test_sigterm_finishes_in_flight_requests_flushes_spans_and_exits(
         )
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-        server.stop()
+        server.stop()  # before the receiver closes: spans flushed at exit still find it
         receiver.close()

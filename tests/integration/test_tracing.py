@@ -1,31 +1,32 @@
-"""SPEC §6 on a real gunicorn exporting to a real OTLP/HTTP receiver, with 1 and 2 workers."""
+"""Traces from a real gunicorn exporting to a real OTLP/HTTP receiver, with 1 and 2 workers."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 
 import pytest
 import requests
 
+from tests.integration.conftest import MakeServer
+from tests.support.constants import NO_METADATA, PARENT_SPAN_ID
 from tests.support.otlp import OtlpReceiver
-from tests.support.server import Server, free_port, start_server
+from tests.support.server import Server, free_port
 
 SERVER_KIND = 2  # opentelemetry.proto.trace.v1.Span.SpanKind.SPAN_KIND_SERVER
 CLOUD_RUN = {"K_SERVICE": "echo-svc", "K_REVISION": "echo-svc-00007", "K_CONFIGURATION": "echo-cfg"}
 
 
 @pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
-def traced(request: pytest.FixtureRequest, receiver: OtlpReceiver) -> Iterator[Server]:
+def traced(
+    request: pytest.FixtureRequest, receiver: OtlpReceiver, make_module_server: MakeServer
+) -> Server:
     env = {
         **receiver.env(),
         **CLOUD_RUN,
         "OTEL_SERVICE_NAME": "echo-traces",
-        "GCE_METADATA_HOST": "127.0.0.1:9",
+        **NO_METADATA,
     }
-    server = start_server(env, workers=request.param)
-    yield server
-    server.stop()
+    return make_module_server(env, workers=request.param)
 
 
 def _trace_id() -> str:
@@ -36,10 +37,10 @@ def test_traceparent_is_continued(traced: Server, receiver: OtlpReceiver) -> Non
     trace_id = _trace_id()
     response = requests.get(
         f"{traced.url}/anything/a?x=1",
-        headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"},
+        headers={"traceparent": f"00-{trace_id}-{PARENT_SPAN_ID}-01"},
     )
     span = receiver.wait_for(1, trace_id=trace_id)[0]
-    assert span.parent_span_id == "b7ad6b7169203331"
+    assert span.parent_span_id == PARENT_SPAN_ID
     assert span.kind == SERVER_KIND
     assert span.span_id == response.json()["trace"]["span_id"]
     assert response.headers["traceresponse"] == f"00-{trace_id}-{span.span_id}-01"
@@ -59,11 +60,11 @@ def test_traceparent_wins_over_cloud_trace_context(traced: Server, receiver: Otl
     requests.get(
         f"{traced.url}/anything",
         headers={
-            "traceparent": f"00-{wanted}-b7ad6b7169203331-01",
+            "traceparent": f"00-{wanted}-{PARENT_SPAN_ID}-01",
             "X-Cloud-Trace-Context": f"{other}/1;o=1",
         },
     )
-    assert receiver.wait_for(1, trace_id=wanted)[0].parent_span_id == "b7ad6b7169203331"
+    assert receiver.wait_for(1, trace_id=wanted)[0].parent_span_id == PARENT_SPAN_ID
     assert not [s for s in receiver.spans if s.trace_id == other]
 
 
@@ -90,7 +91,7 @@ def test_malformed_context_starts_a_new_trace(
 def test_span_name_and_attributes(traced: Server, receiver: OtlpReceiver) -> None:
     trace_id = _trace_id()
     requests.post(
-        f"{traced.url}/status/503", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+        f"{traced.url}/status/503", headers={"traceparent": f"00-{trace_id}-{PARENT_SPAN_ID}-01"}
     )
     span = receiver.wait_for(1, trace_id=trace_id)[0]
     assert span.name == "POST /status/<code>"
@@ -107,7 +108,7 @@ def test_unknown_method_and_catch_all_never_name_the_raw_path(
     requests.request(
         "PURGE",
         f"{traced.url}/a/raw/path",
-        headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"},
+        headers={"traceparent": f"00-{trace_id}-{PARENT_SPAN_ID}-01"},
     )
     span = receiver.wait_for(1, trace_id=trace_id)[0]
     assert span.name == "HTTP /<path:path>"
@@ -116,7 +117,7 @@ def test_unknown_method_and_catch_all_never_name_the_raw_path(
 def test_resource_attributes(traced: Server, receiver: OtlpReceiver) -> None:
     trace_id = _trace_id()
     response = requests.get(
-        f"{traced.url}/anything", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+        f"{traced.url}/anything", headers={"traceparent": f"00-{trace_id}-{PARENT_SPAN_ID}-01"}
     )
     resource = receiver.wait_for(1, trace_id=trace_id)[0].resource
     assert resource["service.name"] == "echo-svc"
@@ -132,7 +133,7 @@ def test_no_redacted_value_in_any_attribute(traced: Server, receiver: OtlpReceiv
     requests.get(
         f"{traced.url}/anything?token=sekret-q&api_key=sekret-k&ok=1",
         headers={
-            "traceparent": f"00-{trace_id}-b7ad6b7169203331-01",
+            "traceparent": f"00-{trace_id}-{PARENT_SPAN_ID}-01",
             "Authorization": "Bearer sekret-a",
             "Cookie": "sid=sekret-c",
         },
@@ -146,39 +147,36 @@ def test_excluded_paths_make_no_span(traced: Server, receiver: OtlpReceiver) -> 
     trace_id = _trace_id()
     for path in ("/health", "/metrics"):
         requests.get(
-            f"{traced.url}{path}", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+            f"{traced.url}{path}", headers={"traceparent": f"00-{trace_id}-{PARENT_SPAN_ID}-01"}
         )
     requests.get(
-        f"{traced.url}/anything", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+        f"{traced.url}/anything", headers={"traceparent": f"00-{trace_id}-{PARENT_SPAN_ID}-01"}
     )
     spans = receiver.wait_for(1, trace_id=trace_id)
     assert [s.attributes["url.path"] for s in spans] == ["/anything"]
 
 
-def test_sigterm_flushes_spans_held_in_the_batch(receiver: OtlpReceiver) -> None:
+def test_sigterm_flushes_spans_held_in_the_batch(
+    receiver: OtlpReceiver, make_server: MakeServer
+) -> None:
     env = {**receiver.env(), "OTEL_BSP_SCHEDULE_DELAY": "30000"}
-    server = start_server(env, workers=2)
+    server = make_server(env, workers=2)
     trace_ids = [_trace_id() for _ in range(10)]
     for trace_id in trace_ids:
         requests.get(
-            f"{server.url}/anything", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+            f"{server.url}/anything", headers={"traceparent": f"00-{trace_id}-{PARENT_SPAN_ID}-01"}
         )
     assert server.stop() == 0
     for trace_id in trace_ids:
         receiver.wait_for(1, timeout=2, trace_id=trace_id)
 
 
-def test_receiver_down_every_request_still_succeeds() -> None:
+def test_receiver_down_every_request_still_succeeds(make_server: MakeServer) -> None:
     env = {
         "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",
         "OTEL_BSP_SCHEDULE_DELAY": "50",
     }
-    server = start_server(env)
-    try:
-        with requests.Session() as session:
-            assert all(
-                session.get(f"{server.url}/anything/{n}").status_code == 200 for n in range(50)
-            )
-    finally:
-        server.stop()
+    server = make_server(env)
+    with requests.Session() as session:
+        assert all(session.get(f"{server.url}/anything/{n}").status_code == 200 for n in range(50))

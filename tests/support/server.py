@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn -c config/gunicorn.conf.py service.wsgi:app, stdout kept in a file."""
+    """gunicorn -c config/gunicorn.conf.py service.wsgi:app, stdout kept in a file (see make_server)."""
 
     def __init__(self, env: dict[str, str], workers: int) -> None:
         self.port = free_port()
@@ -55,7 +55,7 @@ class Server:
             try:
                 if requests.get(f"{self.url}/health", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening, or booting
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"gunicorn not ready in {timeout}s:\n{self.output()}")
@@ -126,11 +126,3 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         return self.proc.returncode
-
-
-def start_server(env: dict[str, str] | None = None, workers: int = 1, ready: bool = True) -> Server:
-    """Start echoscope under gunicorn on a free port and wait for /health."""
-    server = Server(env or {}, workers)
-    if ready:
-        server.wait_ready()
-    return server

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from opentelemetry.trace import SpanKind
 
+from tests.support.constants import TRACE_ID, TRACEPARENT
 from tests.support.listener import (
     Listener,
     endless_answer,
@@ -19,7 +20,7 @@ from tests.support.listener import (
     redirect_answer,
     slow_answer,
 )
-from tests.unit.conftest import TRACE_ID, TRACEPARENT, Echo, MakeEcho
+from tests.unit.conftest import Echo, MakeEcho
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from service import control
-from tests.unit.conftest import RECORD_FIELDS, Echo, MakeEcho
+from tests.support.constants import RECORD_FIELDS
+from tests.unit.conftest import Echo, MakeEcho
 
 TINY_CAP = {"ECHO_MAX_DELAY_SECONDS": "0.05"}
 

@@ -11,14 +11,8 @@ from http.cookies import SimpleCookie
 
 import pytest
 
-from tests.unit.conftest import (
-    PARENT_SPAN_ID,
-    RECORD_FIELDS,
-    TRACE_ID,
-    TRACEPARENT,
-    Echo,
-    MakeEcho,
-)
+from tests.support.constants import PARENT_SPAN_ID, RECORD_FIELDS, TRACE_ID, TRACEPARENT
+from tests.unit.conftest import Echo, MakeEcho
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from tests.unit.conftest import TRACE_ID, TRACEPARENT, Echo, MakeEcho
+from tests.support.constants import TRACE_ID, TRACEPARENT
+from tests.unit.conftest import Echo, MakeEcho
 
 TRACERESPONSE = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 HEX32 = re.compile(r"[0-9a-f]{32}")

@@ -15,13 +15,8 @@ import structlog
 
 from service import logconfig
 from service.settings import Settings
-from tests.unit.conftest import (
-    CLOUD_TRACE_ID,
-    TRACE_ID,
-    TRACEPARENT,
-    Echo,
-    MakeEcho,
-)
+from tests.support.constants import CLOUD_TRACE_ID, TRACE_ID, TRACEPARENT
+from tests.unit.conftest import Echo, MakeEcho
 
 TRACE = "logging.googleapis.com/trace"
 SPAN = "logging.googleapis.com/spanId"

@@ -12,7 +12,8 @@ from prometheus_client.samples import Sample
 
 import service
 from service import routing
-from tests.unit.conftest import TRACE_ID, TRACEPARENT, UNSAMPLED_TRACEPARENT, Echo, MakeEcho
+from tests.support.constants import TRACE_ID, TRACEPARENT, UNSAMPLED_TRACEPARENT
+from tests.unit.conftest import Echo, MakeEcho
 
 DURATION = "http_server_request_duration_seconds"
 REQUEST_SIZE = "http_server_request_body_size_bytes"

@@ -7,14 +7,8 @@ from typing import Any
 import pytest
 
 from service import tracecontext
-from tests.unit.conftest import (
-    CLOUD_TRACE_ID,
-    PARENT_SPAN_ID,
-    TRACE_ID,
-    TRACEPARENT,
-    Echo,
-    MakeEcho,
-)
+from tests.support.constants import CLOUD_TRACE_ID, PARENT_SPAN_ID, TRACE_ID, TRACEPARENT
+from tests.unit.conftest import Echo, MakeEcho
 
 CLOUD_HEADER = f"{TRACE_ID}/{int(PARENT_SPAN_ID, 16)};o=1"
 

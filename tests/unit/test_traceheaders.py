@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service import traceheaders
-from tests.unit.conftest import PARENT_SPAN_ID, TRACE_ID, TRACEPARENT
+from tests.support.constants import PARENT_SPAN_ID, TRACE_ID, TRACEPARENT
 
 # --- traceparent ---------------------------------------------------------------------------
 

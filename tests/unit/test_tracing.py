@@ -14,15 +14,14 @@ from opentelemetry.trace import SpanKind, StatusCode
 import service
 from service import tracing
 from service.settings import Settings
-from tests.unit.conftest import (
+from tests.support.constants import (
     CLOUD_TRACE_ID,
     PARENT_SPAN_ID,
     TRACE_ID,
     TRACEPARENT,
     UNSAMPLED_TRACEPARENT,
-    Echo,
-    MakeEcho,
 )
+from tests.unit.conftest import Echo, MakeEcho
 
 
 def _all_attribute_text(echo: Echo) -> str:

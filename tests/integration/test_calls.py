@@ -23,6 +23,7 @@ import jsonschema_rs
 import pytest
 import requests
 
+from tests.integration.conftest import MakeServer
 from tests.support.listener import (
     Listener,
     Received,
@@ -33,7 +34,7 @@ from tests.support.listener import (
 )
 from tests.support.metadata import INSTANCE_ID, REGION, MetadataServer
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
-from tests.support.server import ROOT, Server, start_server
+from tests.support.server import ROOT, Server
 
 PROJECT = "test-project"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -77,7 +78,7 @@ class Chain:
 
 
 @pytest.fixture(scope="module")
-def chain(receiver: OtlpReceiver) -> Iterator[Chain]:
+def chain(receiver: OtlpReceiver, make_module_server: MakeServer) -> Iterator[Chain]:
     metadata = MetadataServer()
     listeners = {
         "callback": Listener(),
@@ -89,20 +90,14 @@ def chain(receiver: OtlpReceiver) -> Iterator[Chain]:
     }
     listeners["redirecting"] = Listener(redirect_answer(f"{listeners['elsewhere'].url}/"))
     common = {**receiver.env(), "GOOGLE_CLOUD_PROJECT": PROJECT}
-    servers: list[Server] = []
     try:
-        c = start_server({**common, "OTEL_SERVICE_NAME": "c"}, workers=2)
-        servers.append(c)
+        c = make_module_server({**common, "OTEL_SERVICE_NAME": "c"}, workers=2)
         listeners["proxy"] = Listener(_rewriting_proxy(c.url))
-        b = start_server({**common, "OTEL_SERVICE_NAME": "b", "ECHO_CALL_TARGETS": c.url})
-        servers.append(b)
-        a = start_server({**common, **_a_settings(b, c, listeners, metadata)})
-        servers.append(a)
+        b = make_module_server({**common, "OTEL_SERVICE_NAME": "b", "ECHO_CALL_TARGETS": c.url})
+        a = make_module_server({**common, **_a_settings(b, c, listeners, metadata)})
         first = requests.get(f"{a.url}/anything", timeout=5).json()
         yield Chain(a, b, c, receiver, metadata, listeners, first)
     finally:
-        for server in servers:
-            server.stop()
         for listener in [*listeners.values(), metadata]:
             listener.close()
 

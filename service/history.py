@@ -118,6 +118,8 @@ def stored(outcome: Outcome, line: ExchangeLine) -> Stored:
         "request": orjson.Fragment(line.encoded_request),
         "response": line.response,
     }
+    if line.calls:
+        entry["calls"] = line.calls
     return Stored(
         outcome.request_id,
         finished,

@@ -16,8 +16,9 @@ import orjson
 import structlog
 from flask import Flask
 
-from service import gcp, logbounds, logfields, redact
+from service import callers, gcp, logbounds, logfields, redact
 from service.exchange import Outcome, on_finish
+from service.fanout import Call
 from service.identity import Identity
 from service.settings import Settings
 
@@ -65,11 +66,14 @@ class ExchangeLine:
     request: dict[str, Any]  # the redacted record
     encoded_request: bytes  # `request` as JSON
     response: dict[str, Any]
+    calls: list[dict[str, Any]] | None  # /call's downstream calls, when there were any
 
 
 def line_builder(settings: Settings) -> Callable[[Outcome], ExchangeLine]:
     """Outcome -> the exchange line's own fields (the inspector's history keeps them too)."""
     describe = _describer(settings)
+    query = settings.redact_query
+    in_text = redact.in_text(query)
 
     def build(outcome: Outcome) -> ExchangeLine:
         record = outcome.record
@@ -80,6 +84,7 @@ def line_builder(settings: Settings) -> Callable[[Outcome], ExchangeLine]:
             loggable,
             encoded,
             _response_part(settings, outcome, encoded),
+            _calls(outcome.calls, query, in_text) if outcome.calls else None,
         )
 
     return build
@@ -97,12 +102,14 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
         if not logger.is_enabled_for(level):
             return
         line = build(outcome)
+        calls = {"calls": line.calls} if line.calls else {}
         logger.log(
             level,
             line.message,
             httpRequest=line.http_request,
             request=orjson.Fragment(line.encoded_request) if as_fragment else line.request,
             response=line.response,
+            **calls,
         )
 
     return write
@@ -122,9 +129,11 @@ def _describer(settings: Settings) -> Describer:
     def describe(record: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         cut: dict[str, Any] = {}
         loggable = dict(record)
-        loggable["headers"] = logbounds.headers(
-            redact.headers(record["headers"], headers, query), cut
-        )
+        redacted = redact.headers(record["headers"], headers, query)
+        if record.get("auth"):
+            redacted = callers.redact_tokens(redacted)
+            loggable["auth"] = callers.loggable(record["auth"])
+        loggable["headers"] = logbounds.headers(redacted, cut)
         loggable["cookies"] = logbounds.cookies(redact.cookies(record["cookies"]), cut)
         if record["query_string"]:
             loggable["args"] = redact.mapping(record["args"], query)
@@ -183,6 +192,23 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
     if cut:
         part["cut"] = cut
     return part
+
+
+def _calls(
+    calls: tuple[Call, ...], query: frozenset[str], in_text: Callable[[str], str]
+) -> list[dict[str, Any]]:
+    # What each downstream call did, without the answers (the record's `calls` has them).
+    return [
+        {
+            "url": redact.url(call.url, query),
+            "method": call.method,
+            "status": call.status,
+            "duration_ms": round(call.duration * 1000, 3),
+            "verdict": call.verdict,
+            "error": in_text(call.error) if call.error else None,
+        }
+        for call in calls
+    ]
 
 
 def _labels(identity: Identity) -> dict[str, str]:

@@ -21,10 +21,14 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(PY)
 run: $(VENV)/.runtime
 	exec $(VENV)/bin/gunicorn -c config/gunicorn.conf.py service.wsgi:app
 
-# Debian's prometheus (and its promtool) for the dashboard proof; tests fail without it.
+# Debian's prometheus (and its promtool) for the dashboard proof, chromium and its driver
+# for the inspector's browser test, redis-server for the shared history; tests fail without them.
+TOOLS := prometheus:prometheus promtool:prometheus chromium:chromium \
+	chromedriver:chromium-driver redis-server:redis-server
 tools:
-	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+	@missing=$$(for pair in $(TOOLS); do command -v $${pair%%:*} >/dev/null || echo $${pair#*:}; done | sort -u); \
+	[ -z "$$missing" ] || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
 
 # The image, built and run without a Docker engine: Debian's podman with runc, and
 # debootstrap for a stand-in base where the real one cannot be pulled.

@@ -1,5 +1,6 @@
 """gunicorn settings for echoscope: every value comes from service.settings.Settings."""
 
+import contextlib
 import os
 import shutil
 import sys
@@ -24,6 +25,13 @@ _own_multiproc_dir = multiproc_dir is None and settings.web_concurrency > 1
 if _own_multiproc_dir:
     multiproc_dir = os.path.join(tempfile.gettempdir(), f"echoscope-metrics-{os.getpid()}")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
+
+# The inspector's embedded history: one SQLite file that every worker of this master shares.
+history_path = settings.history_path
+_own_history = bool(settings.inspect_token) and not settings.history_url and history_path is None
+if _own_history:
+    history_path = os.path.join(tempfile.gettempdir(), f"echoscope-history-{os.getpid()}.sqlite3")
+    os.environ["ECHO_HISTORY_PATH"] = history_path
 
 h1trailers.install()  # /trailers over HTTP/1.1; workers inherit the patch at fork
 
@@ -76,16 +84,21 @@ def child_exit(server, worker):
 
 
 def worker_exit(server, worker):
-    """Flush this worker's spans and log lines before it goes."""
+    """Flush this worker's history entries, spans and log lines before it goes."""
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
-        from service import logs, tracing
+        from service import inspector, logs, tracing
 
+        inspector.flush(app, timeout=1.0)
         tracing.shutdown(app)
         logs.shutdown(app)
 
 
 def on_exit(server):
-    """Remove the metrics directory echoscope made for itself."""
+    """Remove the metrics directory and the history file echoscope made for itself."""
     if _own_multiproc_dir:
         shutil.rmtree(multiproc_dir, ignore_errors=True)
+    if _own_history:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(history_path + suffix)

@@ -9,12 +9,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import (
     body,
+    calls,
     cors,
     echo,
     errors,
     exchange,
     health,
     identity,
+    inspector,
+    instance,
     logs,
     metrics,
     openapi,
@@ -49,12 +52,14 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     me = identity.of_process(settings)
     tracing.init_app(app, settings, me)  # first: every later hook runs inside the server span
     exchange.init_app(app, settings, me)
+    instance.init_app(app, settings)  # right after: every exchange's `server` gets its facts
     cors.init_app(app, settings)
     metrics.init_app(app, settings, me)
     logs.init_app(app, settings, me)
     errors.init_app(app, settings)
     health.init_app(app, settings)
     openapi.init_app(app, settings)
+    inspector.init_app(app, settings)
     echo.init_app(app, settings)
     inspection.init_app(app, settings)
     wire.init_app(app, settings)
@@ -69,6 +74,7 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     reflect.init_app(app, settings)
     dynamic.init_app(app, settings)
     streams.init_app(app, settings)
+    calls.init_app(app, settings)
     if settings.trusted_proxy_hops:
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -13,7 +13,7 @@ import dataclasses
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from flask import Flask, Request, Response, g, request, stream_with_context
@@ -24,6 +24,9 @@ from service.identity import Identity
 from service.record import Record
 from service.settings import Settings
 from service.traceids import TraceIds
+
+if TYPE_CHECKING:
+    from service.fanout import Call
 
 _FINISHERS = "echoscope.finishers"
 _BODY_HEAD_BYTES = 65536  # what a streamed response keeps of its body for the log line
@@ -48,6 +51,7 @@ class Outcome:
     trace: TraceIds | None
     protocol: str | None
     error_type: str  # "" unless an unhandled exception ended the request
+    calls: tuple[Call, ...] = ()  # the downstream calls /call made
 
 
 @dataclasses.dataclass(slots=True)
@@ -63,6 +67,7 @@ class Exchange:
     route: str
     record: Record | None = None
     error_type: str = ""
+    calls: tuple[Call, ...] = ()
 
     def echo_record(self, max_body_bytes: int) -> Record:
         """The echo record of this request, its body read once (a 413 past the limit)."""
@@ -200,6 +205,7 @@ def _outcome(exchange: Exchange, response: Response) -> Outcome:
         trace=exchange.trace,
         protocol=req.environ.get("SERVER_PROTOCOL"),
         error_type=exchange.error_type,
+        calls=exchange.calls,
     )
 
 

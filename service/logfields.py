@@ -58,6 +58,16 @@ class CloudTraceFields:
         with self._lock:
             self._prefix = f"projects/{project}/traces/"
 
+    def add_labels(self, labels: dict[str, str]) -> None:
+        """Labels learnt later (Cloud Run's instance id, region) join the configured ones."""
+        with self._lock:
+            self._labels = {**self._labels, **labels}
+
+    @property
+    def project(self) -> str | None:
+        """The project set by `set_project`, or None while unknown."""
+        return self._prefix.removeprefix("projects/").removesuffix("/traces/") or None
+
     @property
     def project_known(self) -> bool:
         """True once `set_project` has been called."""

@@ -6,6 +6,7 @@ The fields every line carries (severity, time, trace, stack trace) come from
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable
@@ -15,8 +16,9 @@ import orjson
 import structlog
 from flask import Flask
 
-from service import gcp, logbounds, logfields, logwriter, redact
+from service import callers, gcp, logbounds, logfields, logwriter, redact
 from service.exchange import Outcome, on_finish
+from service.fanout import Call
 from service.identity import Identity
 from service.settings import Settings
 
@@ -69,25 +71,59 @@ def _configure(settings: Settings, stream: Sink) -> Any:
     return structlog.wrap_logger(factory(), processors=chain, wrapper_class=wrapper)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExchangeLine:
+    """What an exchange line holds besides the fields every line carries: redacted, bounded."""
+
+    message: str
+    http_request: dict[str, Any]
+    request: dict[str, Any]  # the redacted record
+    encoded_request: bytes  # `request` as JSON
+    response: dict[str, Any]
+    calls: list[dict[str, Any]] | None  # /call's downstream calls, when there were any
+
+
+def line_builder(settings: Settings) -> Callable[[Outcome], ExchangeLine]:
+    """Outcome -> the exchange line's own fields (the inspector's history keeps them too)."""
+    describe = _describer(settings)
+    query = settings.redact_query
+    in_text = redact.in_text(query)
+
+    def build(outcome: Outcome) -> ExchangeLine:
+        record = outcome.record
+        loggable, encoded = describe(record)
+        return ExchangeLine(
+            f"{record['method']} {record['path']} {outcome.status} {outcome.elapsed * 1000:.1f}ms",
+            _http_request(outcome, loggable),
+            loggable,
+            encoded,
+            _response_part(settings, outcome, encoded),
+            _calls(outcome.calls, query, in_text) if outcome.calls else None,
+        )
+
+    return build
+
+
 def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], None]:
     excluded = frozenset(settings.exclude_paths)
     as_fragment = settings.log_format == "json"
-    describe = _describer(settings)
+    build = line_builder(settings)
 
     def write(outcome: Outcome) -> None:
-        record = outcome.record
-        if record["path"] in excluded:
+        if outcome.record["path"] in excluded:
             return
         level = _level(outcome.status)
         if not logger.is_enabled_for(level):
             return
-        loggable, encoded = describe(record)
+        line = build(outcome)
+        calls = {"calls": line.calls} if line.calls else {}
         logger.log(
             level,
-            f"{record['method']} {record['path']} {outcome.status} {outcome.elapsed * 1000:.1f}ms",
-            httpRequest=_http_request(outcome, loggable),
-            request=orjson.Fragment(encoded) if as_fragment else loggable,
-            response=_response_part(settings, outcome, encoded),
+            line.message,
+            httpRequest=line.http_request,
+            request=orjson.Fragment(line.encoded_request) if as_fragment else line.request,
+            response=line.response,
+            **calls,
         )
 
     return write
@@ -107,9 +143,11 @@ def _describer(settings: Settings) -> Describer:
     def describe(record: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         cut: dict[str, Any] = {}
         loggable = dict(record)
-        loggable["headers"] = logbounds.headers(
-            redact.headers(record["headers"], headers, query), cut
-        )
+        redacted = redact.headers(record["headers"], headers, query)
+        if record.get("auth"):
+            redacted = callers.redact_tokens(redacted)
+            loggable["auth"] = callers.loggable(record["auth"])
+        loggable["headers"] = logbounds.headers(redacted, cut)
         loggable["cookies"] = logbounds.cookies(redact.cookies(record["cookies"]), cut)
         if record["query_string"]:
             loggable["args"] = redact.mapping(record["args"], query)
@@ -167,6 +205,23 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
     if cut:
         part["cut"] = cut
     return part
+
+
+def _calls(
+    calls: tuple[Call, ...], query: frozenset[str], in_text: Callable[[str], str]
+) -> list[dict[str, Any]]:
+    # What each downstream call did, without the answers (the record's `calls` has them).
+    return [
+        {
+            "url": redact.url(call.url, query),
+            "method": call.method,
+            "status": call.status,
+            "duration_ms": round(call.duration * 1000, 3),
+            "verdict": call.verdict,
+            "error": in_text(call.error) if call.error else None,
+        }
+        for call in calls
+    ]
 
 
 def _add_body(part: dict[str, Any], settings: Settings, body: bytes) -> None:

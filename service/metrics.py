@@ -38,6 +38,12 @@ _LABELS = (
     "url_scheme",
     "error_type",
 )
+_CLIENT_LABELS = (
+    "http_request_method",
+    "server_address",
+    "http_response_status_code",
+    "error_type",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,6 +56,7 @@ class Instruments:
     response_size: Histogram
     active: Gauge
     build_info: Gauge
+    client_duration: Histogram
 
 
 def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instruments:
@@ -96,6 +103,13 @@ def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instrumen
             ("version", "python_version", "revision"),
             registry=registry,
             multiprocess_mode="max",
+        ),
+        client_duration=Histogram(
+            "http_client_request_duration_seconds",
+            "Duration of HTTP client requests (/call's downstream calls).",
+            _CLIENT_LABELS,
+            registry=registry,
+            buckets=DURATION_BUCKETS,
         ),
     )
     instruments.build_info.labels(
@@ -169,6 +183,11 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], 
         series[0].observe(outcome.elapsed, exemplar)
         series[1].observe(outcome.request_size)
         series[2].observe(outcome.response_size)
+        for call in outcome.calls:
+            status = str(call.status) if call.status is not None else ""
+            instruments.client_duration.labels(
+                call.method, call.server_address, status, call.error_type
+            ).observe(call.duration)
 
     return observe
 

@@ -9,7 +9,7 @@ from flask import Request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from service import body
+from service import body, callers, tracecontext
 from service.traceids import TraceIds
 
 Record = dict[str, Any]
@@ -116,6 +116,9 @@ def _record(
         "trace": trace.as_dict() if trace else None,
         "server": server,
     }
+    # Propagation forensics and who called (issue 15): computed by their own modules.
+    record["trace_context"] = tracecontext.describe(record["headers"], trace)
+    record["auth"] = callers.describe(record["headers"])
     if json_error is not None:
         record["json_error"] = json_error
     return record

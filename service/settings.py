@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import string
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
@@ -27,6 +28,7 @@ _SAMPLERS = (
     "parentbased_always_off",
     "parentbased_traceidratio",
 )
+URL_TEMPLATE_FIELDS = frozenset({"trace_id", "span_id", "uuid", "project"})
 _PROPAGATORS = ("gcp_trace", "tracecontext", "baggage", "none")  # the installed ones
 _OTLP_PROTOCOLS = ("http/protobuf", "http/json")  # OTLP over HTTP; no gRPC exporter installed
 _ECHO_BODY_LOGGING = ("reference", "copy")
@@ -76,6 +78,9 @@ class Settings:
     inspect_token: str | None = None
     history_size: int = 500
     history_url: str | None = None
+    history_path: str | None = None
+    trace_url_template: str | None = None
+    logs_url_template: str | None = None
     otlp_traces_protocol: str = "http/protobuf"
     log_echo_body: str = "reference"
 
@@ -129,13 +134,26 @@ class Settings:
             inspect_token=reader.optional("ECHO_INSPECT_TOKEN"),
             history_size=reader.get("ECHO_HISTORY_SIZE", "500", _int_in(1, 100_000)),
             history_url=reader.get("ECHO_HISTORY_URL", "", _redis_url_or_empty, True) or None,
+            history_path=reader.optional("ECHO_HISTORY_PATH"),
+            trace_url_template=reader.get("ECHO_TRACE_URL_TEMPLATE", "", _url_template, True)
+            or None,
+            logs_url_template=reader.get("ECHO_LOGS_URL_TEMPLATE", "", _url_template, True) or None,
             otlp_traces_protocol=reader.get(
                 "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", otlp_protocol, _choice(_OTLP_PROTOCOLS)
             ),
             log_echo_body=reader.get(
                 "ECHO_LOG_ECHO_BODY", "reference", _choice(_ECHO_BODY_LOGGING)
             ),
-        )
+        )._checked()
+
+    def _checked(self) -> Settings:
+        # The inspector's token arrives in Authorization: a log line must never hold it.
+        if self.inspect_token and "authorization" not in self.redact_headers:
+            raise SettingsError(
+                f"invalid ECHO_REDACT_HEADERS={','.join(sorted(self.redact_headers))!r}: "
+                "must include authorization while ECHO_INSPECT_TOKEN is set"
+            )
+        return self
 
     @property
     def multiprocess(self) -> bool:
@@ -239,6 +257,21 @@ def _url_prefixes(raw: str) -> tuple[str, ...]:
 def _redis_url_or_empty(raw: str) -> str:
     if raw and not raw.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return raw
+
+
+def _url_template(raw: str) -> str:
+    if not raw:
+        return raw
+    if not raw.startswith(("http://", "https://")) or any(ch in raw for ch in " \r\n\0"):
+        raise ValueError("must be an http:// or https:// URL")
+    try:
+        fields = [part[1:] for part in string.Formatter().parse(raw) if part[1] is not None]
+    except ValueError:
+        raise ValueError("has an unbalanced { or }") from None
+    for name, spec, conversion in fields:
+        if name not in URL_TEMPLATE_FIELDS or spec or conversion:
+            raise ValueError(f"placeholders are {', '.join(sorted(URL_TEMPLATE_FIELDS))}")
     return raw
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.instrumentation import wsgi as otel_wsgi
 from opentelemetry.instrumentation._semconv import (
     _OpenTelemetrySemanticConventionStability,
@@ -26,7 +27,7 @@ from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider, sampling
+from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -34,7 +35,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.util._importlib_metadata import entry_points
 
-from service import exchange, redact, routing
+from service import callers, exchange, redact, routing
 from service.cloudtrace import LenientCloudTracePropagator
 from service.exchange import Outcome
 from service.identity import Identity
@@ -173,6 +174,7 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
     header_keys = [
         f"http.request.header.{name.replace('-', '_')}" for name in settings.redact_headers
     ]
+    token_keys = [f"http.request.header.{name.replace('-', '_')}" for name in callers.TOKEN_HEADERS]
     query_names = settings.redact_query
     mode = _OpenTelemetrySemanticConventionStability._get_opentelemetry_stability_opt_in_mode(
         _OpenTelemetryStabilitySignalType.HTTP
@@ -190,6 +192,9 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
         for key in header_keys:
             if key in attributes:
                 span.set_attribute(key, [redact.REDACTED])
+        for key in token_keys:  # tokens, whatever ECHO_REDACT_HEADERS says
+            if any(callers.holds_token(key[20:], value) for value in attributes.get(key, ())):
+                span.set_attribute(key, [redact.REDACTED])
         referer = attributes.get(_REFERER)
         if referer:
             span.set_attribute(_REFERER, [redact.url(value, query_names) for value in referer])
@@ -198,6 +203,34 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
             span.update_name(f"{outcome.method} {routing.UNMATCHED}")
 
     return finish
+
+
+def provider_of(app: Flask) -> TracerProvider | None:
+    """This app's tracer provider; None when OTEL_SDK_DISABLED is set."""
+    provider: TracerProvider | None = app.extensions.get(_PROVIDER)
+    return provider
+
+
+def add_resource(app: Flask, attributes: dict[str, str]) -> None:
+    """Put `attributes` on the resource of every span started from now on."""
+    provider = provider_of(app)
+    if provider is not None:
+        resource = provider.resource.merge(Resource(attributes))
+        provider.add_span_processor(_LateResource(resource))
+
+
+class _LateResource(SpanProcessor):
+    """Gives each new span a resource holding facts learnt after the provider was made.
+
+    A provider's resource is fixed when it is created, but Cloud Run's instance id and
+    region come from the metadata server later: start-up never waits for them.
+    """
+
+    def __init__(self, resource: Resource) -> None:
+        self._resource = resource
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        span._resource = self._resource
 
 
 def _split_server_address(span: trace.Span, address: object) -> None:

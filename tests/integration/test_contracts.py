@@ -227,7 +227,7 @@ class LateMetadata:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                fake.asked += 1
+                fake.asked += self.path.endswith("/project-id")  # not the instance facts
                 body = fake.project.encode()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))

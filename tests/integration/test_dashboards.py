@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import requests
 import yaml
 
 from tests.integration.conftest import MakeServer
+from tests.support.listener import Listener, Received, send
 from tests.support.server import ROOT, Server, free_port
 
 DASHBOARDS = ROOT / "dashboards"
@@ -221,6 +223,7 @@ def _wait_for_data(stack: Stack, timeout: float = 45) -> None:
         "5xx": f'sum by (instance) (rate(http_server_request_duration_seconds_count{{http_response_status_code="503"}}[{window}])) > 0',
         "delays": f'sum by (instance) (rate(http_server_request_duration_seconds_count{{http_route="/delay/<seconds>"}}[{window}])) > 0',
         "traffic": f"sum by (instance) (rate(http_server_request_duration_seconds_count[{window}])) > 0",
+        "calls": f"sum by (instance) (rate(http_client_request_duration_seconds_count[{window}])) > 0",
     }
     deadline = time.monotonic() + timeout
     missing: dict[str, int] = {}
@@ -233,20 +236,36 @@ def _wait_for_data(stack: Stack, timeout: float = 45) -> None:
     raise AssertionError(f"no data for both instances after {timeout} s: {missing}")
 
 
+def _calls_mix(downstream: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """/call traffic (a thread of its own): http_client_request_duration_seconds by target."""
+    return [("GET", f"/call?url={downstream}/ok", {}), ("GET", f"/call?url={downstream}/fail", {})]
+
+
+def _downstream_answer(_: Listener, received: Received, handler: BaseHTTPRequestHandler) -> None:
+    status = 503 if received.path.startswith("/fail") else 200
+    send(handler, status, b'{"ok": true}', "application/json")
+
+
 @pytest.fixture(scope="module")
 def stack(
     tmp_path_factory: pytest.TempPathFactory, make_module_server: MakeServer
 ) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("prometheus")
+    downstream = Listener(_downstream_answer)  # what /call calls: 200 on /ok, 503 on /fail
     servers: list[Server] = []
     stop = threading.Event()
     threads: list[threading.Thread] = []
     proc = None
     try:
-        servers.append(make_module_server({"K_REVISION": "echoscope-00001-one"}, workers=1))
-        servers.append(make_module_server({"K_REVISION": "echoscope-00002-two"}, workers=2))
+        calls = {"ECHO_CALL_TARGETS": downstream.url}
+        servers.append(
+            make_module_server({"K_REVISION": "echoscope-00001-one", **calls}, workers=1)
+        )
+        servers.append(
+            make_module_server({"K_REVISION": "echoscope-00002-two", **calls}, workers=2)
+        )
         for server in servers:
-            for mix in (_MIX, _DELAYS):
+            for mix in (_MIX, _DELAYS, _calls_mix(downstream.url)):
                 threads.append(
                     threading.Thread(target=_drive, args=(server.url, stop, mix), daemon=True)
                 )
@@ -270,6 +289,7 @@ def stack(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        downstream.close()
 
 
 def _values(instance: str = ALL) -> dict[str, str]:

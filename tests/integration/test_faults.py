@@ -161,7 +161,11 @@ def test_killed_worker_is_replaced_and_counts_stay_right(two_workers: Server) ->
     pool = ThreadPoolExecutor(8)
     slow = [
         pool.submit(
-            requests.get, f"{server.url}/delay/2", headers={"Connection": "close"}, timeout=10
+            # Long enough to be still in flight when the kill comes, even on a loaded machine.
+            requests.get,
+            f"{server.url}/delay/6",
+            headers={"Connection": "close"},
+            timeout=15,
         )
         for _ in range(8)
     ]
@@ -174,7 +178,7 @@ def test_killed_worker_is_replaced_and_counts_stay_right(two_workers: Server) ->
     outcomes = []
     for future in slow:
         try:
-            outcomes.append(future.result(timeout=10).status_code)
+            outcomes.append(future.result(timeout=15).status_code)
         except requests.RequestException:
             outcomes.append(0)  # served by the killed worker: the connection died with it
     pool.shutdown()
@@ -287,6 +291,7 @@ def test_project_from_the_metadata_server_names_the_trace(make_server: MakeServe
                 break
             time.sleep(0.1)
         assert trace_field == f"projects/demo-project-123/traces/{trace_id}"
-        assert metadata.asked == [("/computeMetadata/v1/project/project-id", "Google")]  # once
+        asked = [item for item in metadata.asked if item[0].endswith("/project-id")]
+        assert asked == [("/computeMetadata/v1/project/project-id", "Google")]  # once
     finally:
         metadata.close()

@@ -59,6 +59,11 @@ PARSED = [
     ("ECHO_INSPECT_TOKEN", "s3cr3t-token", "inspect_token", "s3cr3t-token"),
     ("ECHO_HISTORY_SIZE", "50", "history_size", 50),
     ("ECHO_HISTORY_URL", "redis://127.0.0.1:6379/0", "history_url", "redis://127.0.0.1:6379/0"),
+    ("ECHO_HISTORY_PATH", "/tmp/h.sqlite3", "history_path", "/tmp/h.sqlite3"),
+    ("ECHO_TRACE_URL_TEMPLATE", "http://localhost:16686/trace/{trace_id}", "trace_url_template",
+     "http://localhost:16686/trace/{trace_id}"),
+    ("ECHO_LOGS_URL_TEMPLATE", "https://logs.example/?q={uuid}&p={project}&s={span_id}",
+     "logs_url_template", "https://logs.example/?q={uuid}&p={project}&s={span_id}"),
     ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", "otlp_traces_protocol", "http/json"),
     ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "HTTP/JSON", "otlp_traces_protocol", "http/json"),
     ("ECHO_LOG_ECHO_BODY", "copy", "log_echo_body", "copy"),
@@ -97,6 +102,12 @@ BAD = [
     ("ECHO_CALL_MAX_HOPS", "0"),
     ("ECHO_HISTORY_SIZE", "0"),
     ("ECHO_HISTORY_URL", "http://redis.example/"),
+    ("ECHO_TRACE_URL_TEMPLATE", "javascript:alert(1)//{trace_id}"),
+    ("ECHO_TRACE_URL_TEMPLATE", "http://t.example/{trace}"),
+    ("ECHO_TRACE_URL_TEMPLATE", "http://t.example/{trace_id!r}"),
+    ("ECHO_TRACE_URL_TEMPLATE", "http://t.example/{trace_id:>40}"),
+    ("ECHO_LOGS_URL_TEMPLATE", "https://l.example/{uuid"),
+    ("ECHO_LOGS_URL_TEMPLATE", "https://l.example/{0}"),
     ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
     ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/xml"),
     ("ECHO_LOG_ECHO_BODY", "none"),
@@ -174,6 +185,19 @@ def test_bad_value_names_the_variable_and_the_value(variable: str, raw: str) -> 
         Settings.from_env({variable: raw})
     assert variable in str(caught.value)
     assert repr(raw) in str(caught.value) or raw in str(caught.value)
+
+
+def test_the_inspector_token_needs_authorization_redacted() -> None:
+    with pytest.raises(SettingsError, match=r"ECHO_REDACT_HEADERS.*authorization"):
+        Settings.from_env({"ECHO_INSPECT_TOKEN": "t", "ECHO_REDACT_HEADERS": "cookie"})
+    assert Settings.from_env({"ECHO_REDACT_HEADERS": "cookie"}).inspect_token is None
+    assert Settings.from_env({"ECHO_INSPECT_TOKEN": "t"}).inspect_token == "t"
+
+
+def test_the_link_templates_are_unset_by_default() -> None:
+    settings = Settings()
+    assert (settings.history_path, settings.trace_url_template) == (None, None)
+    assert settings.logs_url_template is None
 
 
 def test_settings_error_is_a_value_error() -> None:

@@ -186,10 +186,9 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
     redacted = redact.headers(
         outcome.response_headers, settings.redact_headers, settings.redact_query
     )
+    redact_body = redact.body_redactor(secrets)
     if secrets:
-        redacted = {
-            key: redact.in_body(value.encode(), secrets).decode() for key, value in redacted.items()
-        }
+        redacted = {key: redact_body(value.encode()).decode() for key, value in redacted.items()}
     part: dict[str, Any] = {
         "status": outcome.status,
         "headers": logbounds.headers(redacted, cut),
@@ -201,7 +200,7 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
         _add_body(part, settings, encoded_record)  # the redacted record, never the caller's secrets
     else:
         body = outcome.response_body
-        _add_body(part, settings, redact.in_body(body, secrets) if secrets else body)
+        _add_body(part, settings, redact_body(body) if secrets else body)
     if cut:
         part["cut"] = cut
     return part

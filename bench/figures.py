@@ -35,7 +35,10 @@ VARIED_REQUESTS = (
 )  # fmt: skip
 NO_TRACING = targets.echoscope("echoscope-no-tracing", "tracing off", {"OTEL_SDK_DISABLED": "true"})
 UNSAMPLED = targets.echoscope(
-    "echoscope-unsampled", "every traceparent unsampled", targets.JSON_EXPORT, wrk.UNSAMPLED
+    "echoscope-unsampled",
+    "every traceparent unsampled",
+    {**targets.JSON_EXPORT, "OTEL_TRACES_SAMPLER": "parentbased_always_on"},
+    wrk.UNSAMPLED,
 )
 FULL, CLOUD_RUN, OFF = targets.ECHOSCOPE_FULL, targets.ECHOSCOPE_CLOUD_RUN, targets.ECHOSCOPE_OFF
 # signal -> (the target with it, the same target without it)

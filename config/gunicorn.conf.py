@@ -78,9 +78,9 @@ def on_starting(server):
 def child_exit(server, worker):
     """A dead worker's live gauges must not count any more."""
     if multiproc_dir:
-        from service import metrics
+        from service import promfiles
 
-        metrics.mark_process_dead(worker.pid)
+        promfiles.mark_process_dead(worker.pid)
 
 
 def worker_exit(server, worker):

@@ -3,7 +3,7 @@
 One worker: a registry of our own with the process and platform collectors,
 and exemplars (trace_id, span_id) on the observations of sampled requests.
 Several workers (PROMETHEUS_MULTIPROC_DIR set by config/gunicorn.conf.py):
-prometheus-client's multiprocess mode, a fresh MultiProcessCollector per scrape.
+prometheus-client's multiprocess mode, a fresh collector per scrape (service/promfiles.py).
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from prometheus_client import (
     disable_created_metrics,
     exposition,
     gc_collector,
-    multiprocess,
     platform_collector,
     process_collector,
 )
 
-from service import exchange, routing
+from service import exchange, promfiles, routing
 from service.exchange import Outcome
 from service.identity import Identity
 from service.settings import Settings
@@ -205,12 +204,7 @@ def _metrics_view(instruments: Instruments, multiprocess_mode: bool) -> Callable
         registry = instruments.registry
         if multiprocess_mode:
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            promfiles.SettledFilesCollector(registry)  # type: ignore[no-untyped-call]
         return Response(encoder(registry), headers={"Content-Type": content_type})
 
     return metrics
-
-
-def mark_process_dead(pid: int) -> None:
-    """Drop a dead worker's live gauges (gunicorn's child_exit hook calls this)."""
-    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import random
 import string
+from pathlib import Path
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
@@ -342,3 +343,22 @@ def test_each_app_has_its_own_registry(make_echo: MakeEcho) -> None:
     second = make_echo()
     assert second.registry is not first.registry
     assert _count(second, "GET", "/status/<code>", 201) == 0
+
+
+def test_a_metrics_file_still_empty_does_not_fail_the_scrape(tmp_path: Path) -> None:
+    # A worker creates its file before sizing it (prometheus/client_python#1199).
+    from prometheus_client import CollectorRegistry, values
+    from prometheus_client.mmap_dict import MmapedDict
+
+    from service.promfiles import SettledFilesCollector
+
+    written = MmapedDict(str(tmp_path / "counter_1.db"))
+    written.write_value(
+        values.mmap_key("c_total", "c_total", (), (), "c"), 3.0, 0.0
+    )  # a real worker's value
+    written.close()
+    (tmp_path / "histogram_2.db").write_bytes(b"")  # a worker in the instant after open()
+    registry = CollectorRegistry()
+    SettledFilesCollector(registry, path=str(tmp_path))
+    samples = [s for family in registry.collect() for s in family.samples]
+    assert [(s.name, s.value) for s in samples] == [("c_total", 3.0)]

@@ -304,12 +304,18 @@ def test_the_instance_facts_come_from_the_metadata_server(chain: Chain) -> None:
 
 
 def test_one_worker_of_an_instance_has_the_cold_start(chain: Chain) -> None:
-    with requests.Session() as session:
-        for _ in range(12):
-            session.get(f"{chain.c.url}/anything", timeout=5)
-            requests.get(f"{chain.c.url}/anything", timeout=5)
+    # Fresh connections until both workers have answered (which worker accepts is up to
+    # the kernel: on a loaded machine one may take many in a row); bounded in count.
+    lines: list[dict[str, Any]] = []
+    workers: set[str] = set()
+    for _ in range(200):
+        requests.get(f"{chain.c.url}/anything", headers={"Connection": "close"}, timeout=5)
+        lines = chain.c.exchange_lines()
+        workers = {line["request"]["server"]["instance"] for line in lines}
+        if len(workers) == 2:
+            break
+    time.sleep(0.2)  # the log writer's 50 ms
     lines = chain.c.exchange_lines()
-    workers = {line["request"]["server"]["instance"] for line in lines}
     cold = [line for line in lines if line["request"]["server"]["cold_start"]]
     assert len(workers) == 2, "both workers should have served"
     assert len(cold) == 1

@@ -67,6 +67,16 @@ def holds_token(header: str, value: str) -> bool:
     return name in TOKEN_HEADERS and value != REDACTED and _token(name, value) is not None
 
 
+def tokens(headers: Mapping[str, str]) -> list[str]:
+    """The token-bearing header values and their bare tokens, whatever ECHO_REDACT_HEADERS says."""
+    found = []
+    for key, value in headers.items():
+        if holds_token(key, value):
+            found.append(value)
+            found.append(_token(key.lower().replace("_", "-"), value) or value)
+    return found
+
+
 def loggable(auth: dict[str, Any] | None) -> dict[str, Any] | None:
     """`auth` for the log line: the claims cut to iss, aud, sub and exp."""
     if auth is None:

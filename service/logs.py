@@ -143,9 +143,8 @@ def _describer(settings: Settings) -> Describer:
     def describe(record: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         cut: dict[str, Any] = {}
         loggable = dict(record)
-        redacted = redact.headers(record["headers"], headers, query)
+        redacted = callers.redact_tokens(redact.headers(record["headers"], headers, query))
         if record.get("auth"):
-            redacted = callers.redact_tokens(redacted)
             loggable["auth"] = callers.loggable(record["auth"])
         loggable["headers"] = logbounds.headers(redacted, cut)
         loggable["cookies"] = logbounds.cookies(redact.cookies(record["cookies"]), cut)
@@ -181,7 +180,9 @@ def _http_request(outcome: Outcome, loggable: dict[str, Any]) -> dict[str, Any]:
 
 def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) -> dict[str, Any]:
     # Non-echo bodies may repeat the caller's secrets (httpbin's /headers, /bearer …): replaced.
-    secrets = redact.secret_values(outcome.record, settings.redact_headers, settings.redact_query)
+    record = outcome.record
+    also = callers.tokens(record["headers"])  # bearer tokens and IAP assertions, always
+    secrets = redact.secret_values(record, settings.redact_headers, settings.redact_query, also)
     cut: dict[str, Any] = {}
     redacted = redact.headers(
         outcome.response_headers, settings.redact_headers, settings.redact_query
@@ -195,7 +196,8 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
         "body_size": outcome.response_size,
     }
     if outcome.body_is_record and settings.log_echo_body == "reference":
-        part["body_ref"] = "request"  # the body is the record the line logs as `request`
+        # the body is the record the line logs as `request` (and /call's `calls`, logged too)
+        part["body_ref"] = "request, calls" if outcome.calls else "request"
     elif outcome.body_is_record:
         _add_body(part, settings, encoded_record)  # the redacted record, never the caller's secrets
     else:

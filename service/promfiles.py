@@ -26,7 +26,11 @@ class SettledFilesCollector(multiprocess.MultiProcessCollector):
             for path in glob.glob(os.path.join(self._path, "*.db"))
             if _size(path) >= _MMAP_HEADER_BYTES
         ]
-        return self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+        try:
+            return self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+        except FileNotFoundError:  # a dead worker's file removed since the listing
+            present = [path for path in files if os.path.exists(path)]
+            return self.merge(present, accumulate=True)  # type: ignore[no-untyped-call]
 
 
 _MMAP_HEADER_BYTES = 8

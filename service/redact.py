@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -74,13 +74,20 @@ def url(full_url: str, names: frozenset[str]) -> str:
     return base + sep + query_string(query, names) if sep else full_url
 
 
+MIN_SECRET_CHARS = 6  # shorter values (`1`, `true`, `yes`) would match unrelated text
+
+
 def secret_values(
-    record: Mapping[str, Any], header_names: frozenset[str], query_names: frozenset[str]
+    record: Mapping[str, Any],
+    header_names: frozenset[str],
+    query_names: frozenset[str],
+    also: Iterable[str] = (),
 ) -> list[str]:
     """The request's secrets as a response body may repeat them (httpbin's /headers, /bearer,
     /cookies …): values of redacted headers and their credentials after the scheme, cookie
-    values, values of redacted query parameters. Longest first."""
-    found: set[str] = set()
+    values, values of redacted query parameters, and `also`. Longest first; values under
+    MIN_SECRET_CHARS are left out, as they would corrupt the text they appear in."""
+    found: set[str] = set(also)
     for key, value in record["headers"].items():
         if key.lower() in header_names:
             found.add(value)
@@ -89,7 +96,8 @@ def secret_values(
     for key, value in record["args"].items():
         if key.lower() in query_names:
             found.update(value if isinstance(value, list) else [value])
-    return sorted((value for value in found if value.strip()), key=len, reverse=True)
+    kept = (value for value in found if len(value.strip()) >= MIN_SECRET_CHARS)
+    return sorted(kept, key=len, reverse=True)
 
 
 def in_body(body: bytes, secrets: list[str]) -> bytes:

@@ -593,3 +593,26 @@ def test_logconfig_dict_applies_the_rate_filter_to_opentelemetry() -> None:
     config = logconfig.logconfig_dict(Settings())
     assert "otel_rate" in config["handlers"]["stdout"]["filters"]
     assert config["filters"]["otel_rate"]["prefix"] == "opentelemetry"
+
+
+def test_an_iap_assertion_repeated_by_a_response_stays_out_of_the_log(echo: Echo) -> None:
+    assertion = "not-a-jwt-but-an-iap-assertion-0123456789"
+    response = echo.client.get("/headers", headers={"X-Goog-Iap-Jwt-Assertion": assertion})
+    assert assertion in response.get_data(as_text=True)  # the caller sees it
+    assert assertion.encode() not in echo.stream.getvalue()
+
+
+def test_a_bearer_token_stays_out_of_the_log_even_when_authorization_is_not_listed(
+    make_echo: MakeEcho,
+) -> None:
+    echo = make_echo({"ECHO_REDACT_HEADERS": "cookie"})
+    echo.client.get("/bearer", headers={"Authorization": "Bearer opaque-token-0123456789"})
+    echo.client.get("/headers", headers={"Authorization": "Bearer opaque-token-0123456789"})
+    assert b"opaque-token-0123456789" not in echo.stream.getvalue()
+
+
+def test_short_cookie_values_do_not_corrupt_the_logged_body(make_echo: MakeEcho) -> None:
+    echo = make_echo({"ECHO_LOG_BODY_BYTES": "65536"})
+    echo.client.post("/post", json={"ok": True, "n": 1}, headers={"Cookie": "consent=true; n=1"})
+    logged = json.loads(echo.exchange_line()["response"]["body"])  # still valid JSON
+    assert logged["json"] == {"ok": True, "n": 1}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import urllib.request
 from collections.abc import Callable
+from typing import TypeVar
 
+T = TypeVar("T")
 _METADATA_PATH = "/computeMetadata/v1/project/project-id"
 _TIMEOUT_SECONDS = 0.8
 _FIRST_RETRY_SECONDS = 0.5
@@ -30,11 +32,16 @@ def discover_project(
 
 
 def _ask_until_answered(host: str, deliver: Callable[[str], None]) -> None:
+    retry_until(lambda: ask_metadata_server(host, _METADATA_PATH), deliver)
+
+
+def retry_until(ask: Callable[[], T | None], deliver: Callable[[T], None]) -> None:
+    """Call `ask` until it answers (back-off from 0.5 s doubling to 30 s), then `deliver` it."""
     wait, stop = _FIRST_RETRY_SECONDS, threading.Event()
     while True:
-        project = ask_metadata_server(host, _METADATA_PATH)
-        if project:
-            deliver(project)
+        answer = ask()
+        if answer:
+            deliver(answer)
             return
         stop.wait(wait)
         wait = min(wait * 2, _MAX_RETRY_SECONDS)

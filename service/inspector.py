@@ -17,14 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import NotFound
 
 from service import errors, exchange, inspector_api, logs, recorder
 from service.history import Store
 from service.history_sqlite import SqliteStore
 from service.inspector_feed import LiveFeed
 from service.inspector_links import Links
-from service.routing import add_any_method_rule
+from service.routing import add_any_method_rule, add_strict_rule
 from service.settings import Settings
 
 PREFIX = "/_echoscope"
@@ -54,7 +54,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         for rule, endpoint in rules:
             add_any_method_rule(app, rule, endpoint, _not_found)
         return
-    add_any_method_rule(app, PREFIX, "inspector_root", _only(("GET", "HEAD"), _to_page))
+    add_strict_rule(app, PREFIX, "inspector_root", _to_page, ("GET", "HEAD"))
     store = open_store(settings)
     keeper = recorder.Recorder(store)
     app.extensions[RECORDER] = keeper
@@ -66,7 +66,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         recorder.finisher(keeper, logs.line_builder(shown), lambda path: _skipped(path, excluded)),
     )
     for rule, endpoint, name, mimetype in _STATIC:
-        add_any_method_rule(app, rule, endpoint, _only(("GET", "HEAD"), _file(name, mimetype)))
+        add_strict_rule(app, rule, endpoint, _file(name, mimetype), ("GET", "HEAD"))
     present = inspector_api.presenter(Links(settings))
     feed = LiveFeed(store, present, max_streams=max(1, settings.threads // 2))
     guard = _bearer(settings.inspect_token)
@@ -76,7 +76,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         inspector_api.one_view(store, present),
     )
     for (rule, endpoint), view, methods in zip(_data_rules(), views, _DATA_METHODS, strict=True):
-        add_any_method_rule(app, rule, endpoint, _only(methods, guard(view)))
+        add_strict_rule(app, rule, endpoint, guard(view), methods)
 
 
 def open_store(settings: Settings) -> Store:
@@ -123,15 +123,6 @@ def _not_found(**_: str) -> Response:
 def _to_page() -> Response:
     # werkzeug's own slash redirect would answer with an HTML body
     return Response(status=308, headers={"Location": f"{PREFIX}/"})
-
-
-def _only(methods: tuple[str, ...], view: View) -> View:
-    def strict(**kwargs: str) -> Response:
-        if request.method not in methods:
-            raise MethodNotAllowed(valid_methods=list(methods))
-        return view(**kwargs)
-
-    return strict
 
 
 def _bearer(token: str) -> Callable[[View], View]:

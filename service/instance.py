@@ -28,8 +28,6 @@ _PATHS = {
     "instance_id": "/computeMetadata/v1/instance/id",
     "region": "/computeMetadata/v1/instance/region",  # projects/NUMBER/regions/REGION
 }  # the project is the one the log correlation found (service.gcp asks for it)
-_FIRST_RETRY_SECONDS = 0.5
-_MAX_RETRY_SECONDS = 30.0
 
 
 class Facts:
@@ -109,16 +107,15 @@ def _deliverer(app: Flask, facts: Facts) -> Callable[[dict[str, str]], None]:
 def _ask_until_answered(
     host: str, paths: dict[str, str], deliver: Callable[[dict[str, str]], None]
 ) -> None:
-    wait, stop = _FIRST_RETRY_SECONDS, threading.Event()
-    while True:
+    def ask() -> dict[str, str] | None:
         known = {key: gcp.ask_metadata_server(host, path) for key, path in paths.items()}
-        if known["instance_id"]:
-            if known.get("region"):
-                known["region"] = str(known["region"]).rpartition("/")[2]
-            deliver({key: value for key, value in known.items() if value})
-            return
-        stop.wait(wait)
-        wait = min(wait * 2, _MAX_RETRY_SECONDS)
+        if not known["instance_id"]:
+            return None
+        if known.get("region"):
+            known["region"] = str(known["region"]).rpartition("/")[2]
+        return {key: value for key, value in known.items() if value}
+
+    gcp.retry_until(ask, deliver)
 
 
 def _instance_start() -> tuple[float, str]:

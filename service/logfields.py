@@ -68,11 +68,6 @@ class CloudTraceFields:
         """The project set by `set_project`, or None while unknown."""
         return self._prefix.removeprefix("projects/").removesuffix("/traces/") or None
 
-    @property
-    def project_known(self) -> bool:
-        """True once `set_project` has been called."""
-        return bool(self._prefix)
-
     def __call__(self, _: WrappedLogger, __: str, event: EventDict) -> EventDict:
         ids = traceids.current()
         if ids is not None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -69,7 +70,12 @@ def browser() -> Iterator[WebDriver]:
 
 
 def until(browser: WebDriver, condition: Callable[[WebDriver], Any], timeout: float = 10) -> Any:
-    return WebDriverWait(browser, timeout, poll_frequency=0.05).until(condition)
+    """Wait for `condition`; the page re-renders its rows on every live exchange, so an
+    element found a moment ago may be gone: that is a retry, not a failure."""
+    wait = WebDriverWait(
+        browser, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]
+    )
+    return wait.until(condition)
 
 
 def rows(browser: WebDriver) -> list[WebElement]:
@@ -77,10 +83,30 @@ def rows(browser: WebDriver) -> list[WebElement]:
 
 
 def row_for(browser: WebDriver, path: str) -> WebElement | None:
-    for row in rows(browser):
-        if row.find_element(By.CSS_SELECTOR, "td.path").text == path:
-            return row
-    return None
+    """The row showing `path`, looked up in one query (no walk over rows a re-render may
+    replace halfway)."""
+    found = browser.find_elements(
+        By.XPATH, f"//table[@id='exchanges']/tbody/tr[td[@class='path'][. = {xpath_literal(path)}]]"
+    )
+    return found[0] if found else None
+
+
+def xpath_literal(text: str) -> str:
+    if "'" not in text:
+        return f"'{text}'"
+    parts = text.split("'")
+    return "concat(" + ', "\'", '.join(f"'{part}'" for part in parts) + ")"
+
+
+def click_row(browser: WebDriver, path: str) -> None:
+    def clicked(b: WebDriver) -> bool:
+        row = row_for(b, path)
+        if row is None:
+            return False
+        row.click()
+        return True
+
+    until(browser, clicked)
 
 
 def send(live: Server, path: str, trace_id: str, **headers: str) -> str:
@@ -122,11 +148,12 @@ def test_the_page_shows_exchanges_live_filters_and_details(
     trace_filter.send_keys(TRACE_ID)
     browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
     until(browser, lambda b: len(rows(b)) == 1 and row_for(b, "/orders/42"))
-    assert rows(browser)[0].find_element(By.CSS_SELECTOR, "td.trace").text == TRACE_ID
+    shown_trace = until(
+        browser, lambda b: rows(b)[0].find_element(By.CSS_SELECTOR, "td.trace").text
+    )
+    assert shown_trace == TRACE_ID
 
-    row = row_for(browser, "/orders/42")
-    assert row is not None
-    row.click()
+    click_row(browser, "/orders/42")
     detail = until(browser, lambda b: b.find_element(By.ID, "detail"))
     until(browser, lambda b: "seen-in-the-browser" in detail.text)
     assert "[REDACTED]" in detail.text

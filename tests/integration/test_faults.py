@@ -89,9 +89,10 @@ def test_a_broken_collector_fails_no_request_and_floods_no_log(
             if index % 100 == 99:
                 time.sleep(0.4)
     assert statuses == [200] * 400
-    exchange = [
-        line for line in server.exchange_lines() if line["request"]["path"].startswith("/anything/")
-    ]
+    exchange = server.wait_for_lines(
+        lambda line: "httpRequest" in line and line["request"]["path"].startswith("/anything/"),
+        400,
+    )
     assert len(exchange) == 400
     otel = _otel_lines(server)
     print(

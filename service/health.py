@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from service.routing import add_strict_rule
+from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Register GET /health."""
-    add_strict_rule(app, "/health", "health", _health, ("GET", "HEAD"))
+    add_strict_rule(app, "/health", "health", _health, READ)
 
 
 def _health() -> Response:

@@ -24,7 +24,7 @@ from service.history import Store
 from service.history_sqlite import SqliteStore
 from service.inspector_feed import LiveFeed
 from service.inspector_links import Links
-from service.routing import add_any_method_rule, add_strict_rule
+from service.routing import READ, add_any_method_rule, add_strict_rule
 from service.settings import Settings
 
 PREFIX = "/_echoscope"
@@ -54,7 +54,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         for rule, endpoint in rules:
             add_any_method_rule(app, rule, endpoint, _not_found)
         return
-    add_strict_rule(app, PREFIX, "inspector_root", _to_page, ("GET", "HEAD"))
+    add_strict_rule(app, PREFIX, "inspector_root", _to_page, READ)
     store = open_store(settings)
     keeper = recorder.Recorder(store)
     app.extensions[RECORDER] = keeper
@@ -66,7 +66,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         recorder.finisher(keeper, logs.line_builder(shown), lambda path: _skipped(path, excluded)),
     )
     for rule, endpoint, name, mimetype in _STATIC:
-        add_strict_rule(app, rule, endpoint, _file(name, mimetype), ("GET", "HEAD"))
+        add_strict_rule(app, rule, endpoint, _file(name, mimetype), READ)
     present = inspector_api.presenter(Links(settings))
     feed = LiveFeed(store, present, max_streams=max(1, settings.threads // 2))
     guard = _bearer(settings.inspect_token)
@@ -109,7 +109,7 @@ def _data_rules() -> list[tuple[str, str]]:
     ]
 
 
-_DATA_METHODS = (("GET", "HEAD"), ("GET",), ("GET", "HEAD"))  # a HEAD stream would never end
+_DATA_METHODS = (READ, ("GET",), READ)  # a HEAD stream would never end
 
 
 def _skipped(path: str, excluded: frozenset[str]) -> bool:

@@ -126,7 +126,7 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
         "/metrics",
         "metrics",
         _metrics_view(instruments, settings.multiprocess),
-        ("GET", "HEAD"),
+        routing.READ,
     )
     if not settings.metrics_enabled:
         return

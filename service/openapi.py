@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask, Response
 
-from service.routing import add_strict_rule
+from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 _SPEC = Path(__file__).with_name("openapi.json")
@@ -20,5 +20,5 @@ def init_app(app: Flask, settings: Settings) -> None:
         "/openapi.json",
         "openapi",
         lambda: Response(body, mimetype="application/json"),
-        ("GET", "HEAD"),
+        READ,
     )

@@ -33,6 +33,9 @@ def add_any_method_rule(app: Flask, rule: str, endpoint: str, view: Callable[...
     app.view_functions[endpoint] = view
 
 
+READ = ("GET", "HEAD")  # the methods of a route that only reads: HEAD answers as GET does
+
+
 def add_strict_rule(
     app: Flask, rule: str, endpoint: str, view: Callable[..., Any], methods: tuple[str, ...]
 ) -> None:

@@ -9,21 +9,20 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import NotFound, Unauthorized
 
 from service.httpbin import shape
-from service.routing import add_strict_rule
+from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
-GET = ("GET", "HEAD")
 REALM = "Fake Realm"  # httpbin's, which clients' tests look for
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Register the basic and bearer authentication endpoints."""
     views = _Views(settings.max_body_bytes)
-    add_strict_rule(app, "/basic-auth/<user>/<passwd>", "httpbin_basic_auth", views.basic, GET)
+    add_strict_rule(app, "/basic-auth/<user>/<passwd>", "httpbin_basic_auth", views.basic, READ)
     add_strict_rule(
-        app, "/hidden-basic-auth/<user>/<passwd>", "httpbin_hidden_basic_auth", views.hidden, GET
+        app, "/hidden-basic-auth/<user>/<passwd>", "httpbin_hidden_basic_auth", views.hidden, READ
     )
-    add_strict_rule(app, "/bearer", "httpbin_bearer", views.bearer, GET)
+    add_strict_rule(app, "/bearer", "httpbin_bearer", views.bearer, READ)
 
 
 def authenticated(user: str) -> Response:

@@ -10,10 +10,9 @@ from werkzeug.exceptions import BadRequest, PreconditionFailed
 from werkzeug.http import http_date
 
 from service.httpbin import params, shape
-from service.routing import add_strict_rule
+from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
-GET = ("GET", "HEAD")
 _ETAG_CHARS = re.compile(r"[\x21\x23-\x7e]+")  # RFC 9110 etagc, ASCII only
 _LISTED = re.compile(r'\s*(?:W/)?"?([^",]*)"?\s*')
 
@@ -21,9 +20,9 @@ _LISTED = re.compile(r'\s*(?:W/)?"?([^",]*)"?\s*')
 def init_app(app: Flask, settings: Settings) -> None:
     """Register /etag/<etag>, /cache and /cache/<n>."""
     views = _Views(settings.max_body_bytes)
-    add_strict_rule(app, "/etag/<etag>", "httpbin_etag", views.etag, GET)
-    add_strict_rule(app, "/cache", "httpbin_cache", views.cache, GET)
-    add_strict_rule(app, "/cache/<n>", "httpbin_cache_control", views.cache_control, GET)
+    add_strict_rule(app, "/etag/<etag>", "httpbin_etag", views.etag, READ)
+    add_strict_rule(app, "/cache", "httpbin_cache", views.cache, READ)
+    add_strict_rule(app, "/cache/<n>", "httpbin_cache_control", views.cache_control, READ)
 
 
 def listed_tags(header: str | None) -> list[str]:

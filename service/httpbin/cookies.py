@@ -8,10 +8,9 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import BadRequest
 
 from service.httpbin import shape
-from service.routing import add_strict_rule
+from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
-GET = ("GET", "HEAD")
 # RFC 6265 cookie-name: a token. Anything else could smuggle attributes (`a;Domain=x`).
 _NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -19,10 +18,10 @@ _NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 def init_app(app: Flask, settings: Settings) -> None:
     """Register the cookie endpoints; setting and deleting redirect to /cookies, as httpbin's."""
     views = _Views(settings.max_body_bytes)
-    add_strict_rule(app, "/cookies", "httpbin_cookies", views.cookies, GET)
-    add_strict_rule(app, "/cookies/set", "httpbin_cookies_set", views.set_from_query, GET)
-    add_strict_rule(app, "/cookies/set/<name>/<value>", "httpbin_cookie_set", views.set_one, GET)
-    add_strict_rule(app, "/cookies/delete", "httpbin_cookies_delete", views.delete, GET)
+    add_strict_rule(app, "/cookies", "httpbin_cookies", views.cookies, READ)
+    add_strict_rule(app, "/cookies/set", "httpbin_cookies_set", views.set_from_query, READ)
+    add_strict_rule(app, "/cookies/set/<name>/<value>", "httpbin_cookie_set", views.set_one, READ)
+    add_strict_rule(app, "/cookies/delete", "httpbin_cookies_delete", views.delete, READ)
 
 
 class _Views:

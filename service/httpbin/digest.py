@@ -21,7 +21,7 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 from service.errors import http_error
 from service.httpbin import params, shape
 from service.httpbin.auth import authenticated
-from service.routing import add_strict_rule
+from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 REALM = "echoscope"
@@ -39,7 +39,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     view = _Digest(settings.max_body_bytes).view
     for tail in ("", "/<algorithm>", "/<algorithm>/<stale_after>"):
         rule = f"/digest-auth/<qop>/<user>/<passwd>{tail}"
-        add_strict_rule(app, rule, "httpbin_digest_auth", view, ("GET", "HEAD"))
+        add_strict_rule(app, rule, "httpbin_digest_auth", view, READ)
 
 
 class _Digest:

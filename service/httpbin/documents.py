@@ -14,10 +14,9 @@ from flask import Flask, Response
 
 from service.httpbin import params, shape
 from service.httpbin.redirects import redirect
-from service.routing import add_strict_rule
+from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
-GET = ("GET", "HEAD")
 ASSETS = Path(__file__).with_name("assets")
 ROBOTS_TXT = "User-agent: *\nDisallow: /deny\n"
 DENIED = "YOU SHOULDN'T BE HERE\n\nThis page is disallowed by /robots.txt.\n"
@@ -36,14 +35,14 @@ def init_app(app: Flask, settings: Settings) -> None:
     limit = settings.max_body_bytes
     for path, endpoint, asset, content_type in _DOCUMENTS:
         view = _Document(limit, (ASSETS / asset).read_bytes(), content_type).view
-        add_strict_rule(app, path, endpoint, view, GET)
+        add_strict_rule(app, path, endpoint, view, READ)
     add_strict_rule(
-        app, "/robots.txt", "httpbin_robots_txt", _Document(limit, ROBOTS_TXT).view, GET
+        app, "/robots.txt", "httpbin_robots_txt", _Document(limit, ROBOTS_TXT).view, READ
     )
-    add_strict_rule(app, "/deny", "httpbin_deny", _Document(limit, DENIED).view, GET)
+    add_strict_rule(app, "/deny", "httpbin_deny", _Document(limit, DENIED).view, READ)
     links = _Links(limit)
-    add_strict_rule(app, "/links/<n>", "httpbin_links", links.first, GET)
-    add_strict_rule(app, "/links/<n>/<offset>", "httpbin_links_page", links.page, GET)
+    add_strict_rule(app, "/links/<n>", "httpbin_links", links.first, READ)
+    add_strict_rule(app, "/links/<n>/<offset>", "httpbin_links_page", links.page, READ)
 
 
 class _Document:

@@ -9,19 +9,18 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import InternalServerError
 
 from service.httpbin import params, shape
-from service.routing import add_strict_rule
+from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
-GET = ("GET", "HEAD")
 OCTETS = "application/octet-stream"
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Register /bytes/<n>, /stream-bytes/<n> and /unstable."""
     views = _Views(settings.max_body_bytes)
-    add_strict_rule(app, "/bytes/<n>", "httpbin_bytes", views.bytes_, GET)
-    add_strict_rule(app, "/stream-bytes/<n>", "httpbin_stream_bytes", views.stream_bytes, GET)
-    add_strict_rule(app, "/unstable", "httpbin_unstable", views.unstable, GET)
+    add_strict_rule(app, "/bytes/<n>", "httpbin_bytes", views.bytes_, READ)
+    add_strict_rule(app, "/stream-bytes/<n>", "httpbin_stream_bytes", views.stream_bytes, READ)
+    add_strict_rule(app, "/unstable", "httpbin_unstable", views.unstable, READ)
 
 
 def random_bytes(rng: random.Random, n: int) -> bytes:

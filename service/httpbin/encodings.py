@@ -11,7 +11,7 @@ import orjson
 from flask import Flask, Response
 
 from service.httpbin import shape
-from service.routing import add_strict_rule
+from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 # Content-Encoding, the flag psf/httpbin sets in the body, and the encoder.
@@ -27,7 +27,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Register /gzip, /deflate and /brotli."""
     for coding, path in _PATHS.items():
         view = _view(settings.max_body_bytes, coding)
-        add_strict_rule(app, path, f"httpbin_{path[1:]}", view, ("GET", "HEAD"))
+        add_strict_rule(app, path, f"httpbin_{path[1:]}", view, READ)
 
 
 def _view(limit: int, coding: str) -> Callable[[], Response]:

@@ -13,10 +13,9 @@ from werkzeug.exceptions import NotAcceptable
 
 from service.httpbin import shape
 from service.httpbin.documents import ASSETS
-from service.routing import add_strict_rule
+from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
-GET = ("GET", "HEAD")
 # kind: (file, Content-Type), in psf/httpbin's order of preference for /image
 _IMAGES = {
     "webp": ("image.webp", "image/webp"),
@@ -30,10 +29,10 @@ _PNG_TOO = ("image/*", "*/*")  # go-httpbin answers image/* with PNG; so does ec
 def init_app(app: Flask, settings: Settings) -> None:
     """Register /image and one route per image kind."""
     views = _Views(settings.max_body_bytes)
-    add_strict_rule(app, "/image", "httpbin_image", views.negotiated, GET)
+    add_strict_rule(app, "/image", "httpbin_image", views.negotiated, READ)
     for kind in _IMAGES:
         view = functools.partial(views.image, kind)
-        add_strict_rule(app, f"/image/{kind}", f"httpbin_image_{kind}", view, GET)
+        add_strict_rule(app, f"/image/{kind}", f"httpbin_image_{kind}", view, READ)
 
 
 class _Views:

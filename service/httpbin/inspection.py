@@ -8,24 +8,22 @@ import uuid
 from flask import Flask, Response, request
 
 from service.httpbin import shape
-from service.routing import add_strict_rule
+from service.routing import READ, add_strict_rule
 from service.settings import Settings
-
-GET = ("GET", "HEAD")
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Register the request-inspection endpoints, each for psf/httpbin's methods only."""
     views = _Views(settings.max_body_bytes, socket.gethostname())
-    add_strict_rule(app, "/get", "httpbin_get", views.get, GET)
+    add_strict_rule(app, "/get", "httpbin_get", views.get, READ)
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         name = method.lower()
         add_strict_rule(app, f"/{name}", f"httpbin_{name}", views.with_body, (method,))
-    add_strict_rule(app, "/headers", "httpbin_headers", views.headers, GET)
-    add_strict_rule(app, "/ip", "httpbin_ip", views.ip, GET)
-    add_strict_rule(app, "/user-agent", "httpbin_user_agent", views.user_agent, GET)
-    add_strict_rule(app, "/uuid", "httpbin_uuid", views.uuid4, GET)
-    add_strict_rule(app, "/hostname", "httpbin_hostname", views.hostname, GET)
+    add_strict_rule(app, "/headers", "httpbin_headers", views.headers, READ)
+    add_strict_rule(app, "/ip", "httpbin_ip", views.ip, READ)
+    add_strict_rule(app, "/user-agent", "httpbin_user_agent", views.user_agent, READ)
+    add_strict_rule(app, "/uuid", "httpbin_uuid", views.uuid4, READ)
+    add_strict_rule(app, "/hostname", "httpbin_hostname", views.hostname, READ)
 
 
 class _Views:

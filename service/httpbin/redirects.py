@@ -13,19 +13,22 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import BadRequest
 
 from service.httpbin import params, shape
-from service.routing import add_strict_rule
+from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
-GET = ("GET", "HEAD")
 _REDIRECT_TO_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "TRACE")
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Register the redirect endpoints."""
     views = _Views(settings.max_body_bytes, settings.redirect_hosts)
-    add_strict_rule(app, "/redirect/<n>", "httpbin_redirect", views.redirect, GET)
-    add_strict_rule(app, "/relative-redirect/<n>", "httpbin_relative_redirect", views.relative, GET)
-    add_strict_rule(app, "/absolute-redirect/<n>", "httpbin_absolute_redirect", views.absolute, GET)
+    add_strict_rule(app, "/redirect/<n>", "httpbin_redirect", views.redirect, READ)
+    add_strict_rule(
+        app, "/relative-redirect/<n>", "httpbin_relative_redirect", views.relative, READ
+    )
+    add_strict_rule(
+        app, "/absolute-redirect/<n>", "httpbin_absolute_redirect", views.absolute, READ
+    )
     add_strict_rule(
         app, "/redirect-to", "httpbin_redirect_to", views.redirect_to, _REDIRECT_TO_METHODS
     )

@@ -18,7 +18,7 @@ from werkzeug.exceptions import BadRequest
 
 from service import mediatypes
 from service.httpbin import shape
-from service.routing import add_strict_rule
+from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -33,10 +33,8 @@ _FRAMING = frozenset(
 def init_app(app: Flask, settings: Settings) -> None:
     """Register /base64 (decode, or encode/decode by name) and /response-headers."""
     views = _Views(settings.max_body_bytes, settings.unsafe_content_types)
-    add_strict_rule(app, "/base64/<value>", "httpbin_base64", views.base64, ("GET", "HEAD"))
-    add_strict_rule(
-        app, "/base64/<operation>/<value>", "httpbin_base64_op", views.base64, ("GET", "HEAD")
-    )
+    add_strict_rule(app, "/base64/<value>", "httpbin_base64", views.base64, READ)
+    add_strict_rule(app, "/base64/<operation>/<value>", "httpbin_base64_op", views.base64, READ)
     add_strict_rule(
         app, "/response-headers", "httpbin_response_headers", views.response_headers,
         ("GET", "HEAD", "POST"),

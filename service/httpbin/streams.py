@@ -15,10 +15,9 @@ import orjson
 from flask import Flask, Response, request
 
 from service.httpbin import params, ranges, shape
-from service.routing import add_strict_rule
+from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
-GET = ("GET", "HEAD")
 OCTETS = "application/octet-stream"
 _MAX_DRIPS = 1_000  # /drip writes at most this many pieces, however many bytes
 
@@ -26,10 +25,10 @@ _MAX_DRIPS = 1_000  # /drip writes at most this many pieces, however many bytes
 def init_app(app: Flask, settings: Settings) -> None:
     """Register the streamed endpoints."""
     views = _Views(settings.max_body_bytes, settings.max_delay_seconds)
-    add_strict_rule(app, "/stream/<n>", "httpbin_stream", views.stream, GET)
-    add_strict_rule(app, "/drip", "httpbin_drip", views.drip, GET)
-    add_strict_rule(app, "/sse", "httpbin_sse", views.sse, GET)
-    add_strict_rule(app, "/range/<n>", "httpbin_range", views.range_, GET)
+    add_strict_rule(app, "/stream/<n>", "httpbin_stream", views.stream, READ)
+    add_strict_rule(app, "/drip", "httpbin_drip", views.drip, READ)
+    add_strict_rule(app, "/sse", "httpbin_sse", views.sse, READ)
+    add_strict_rule(app, "/range/<n>", "httpbin_range", views.range_, READ)
 
 
 class _Views:

@@ -84,14 +84,18 @@ def child_exit(server, worker):
 
 
 def worker_exit(server, worker):
-    """Flush this worker's history entries, spans and log lines before it goes."""
+    """Flush this worker's history entries, spans, metrics and log lines before it goes.
+
+    Each flush is bounded (1 s for the history, 3 s for each OTLP signal, the three
+    at once): within graceful_timeout even with a collector that never answers.
+    """
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
-        from service import inspector, logs, tracing
+        from service import inspector, logs, otlpflush
 
         inspector.flush(app, timeout=1.0)
-        tracing.shutdown(app)
-        logs.shutdown(app)
+        logs.shutdown(app)  # stdout first: it needs no network
+        otlpflush.shutdown(app)
 
 
 def on_exit(server):

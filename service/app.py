@@ -21,6 +21,9 @@ from service import (
     logs,
     metrics,
     openapi,
+    otelresource,
+    otlplogs,
+    otlpmetrics,
     routing,
     tracing,
 )
@@ -50,11 +53,14 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     app.config[logs.LOG_STREAM] = log_stream
     routing.use_any_path(app)
     me = identity.of_process(settings)
-    tracing.init_app(app, settings, me)  # first: every later hook runs inside the server span
+    resource = otelresource.of_process(me)  # one resource for spans, metrics and log records
+    tracing.init_app(app, settings, resource)  # first: every later hook runs inside the span
     exchange.init_app(app, settings, me)
     instance.init_app(app, settings)  # right after: every exchange's `server` gets its facts
     cors.init_app(app, settings)
-    metrics.init_app(app, settings, me)
+    metrics.init_app(app, settings, me, resource)
+    otlpmetrics.init_app(app, settings, resource)
+    otlplogs.init_app(app, settings, resource)
     logs.init_app(app, settings, me)
     errors.init_app(app, settings)
     health.init_app(app, settings)

@@ -55,6 +55,7 @@ class Call:
     error_type: str  # bounded: "" when the call worked
     verdict: str
     server_address: str  # bounded metric label
+    server_port: int = 0  # bounded metric label: a configured target's port
 
     def as_dict(self) -> dict[str, Any]:
         """The call as the record's `calls[]` shows it."""
@@ -162,6 +163,7 @@ class Caller:
             error_type=error_type,
             verdict=tracecontext.verdict(sent, value),
             server_address=self._targets.server_address(plan.url),
+            server_port=self._targets.server_port(plan.url),
         )
 
     def _failed(
@@ -185,6 +187,7 @@ class Caller:
             error_type=error_type,
             verdict=tracecontext.UNKNOWN,
             server_address=self._targets.server_address(plan.url),
+            server_port=self._targets.server_port(plan.url),
         )
 
 

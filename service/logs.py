@@ -16,7 +16,7 @@ import orjson
 import structlog
 from flask import Flask
 
-from service import callers, gcp, logbounds, logfields, logwriter, redact
+from service import callers, gcp, logbounds, logfields, logwriter, otlplogs, redact, routing
 from service.exchange import Outcome, on_finish
 from service.fanout import Call
 from service.identity import Identity
@@ -57,6 +57,8 @@ def _configure(settings: Settings, stream: Sink) -> Any:
         logging.getLevelNamesMapping()[settings.log_level]
     )
     chain = [*logfields.pre_chain(), logfields.message_renamer()]
+    if settings.otlp_logs:
+        chain.append(otlplogs.emitter)
     chain.append(logfields.renderer(settings.log_format))
     if settings.log_format == "json":
         factory: Any = structlog.BytesLoggerFactory(stream)  # type: ignore[arg-type]
@@ -108,6 +110,7 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
     excluded = frozenset(settings.exclude_paths)
     as_fragment = settings.log_format == "json"
     build = line_builder(settings)
+    otlp = settings.otlp_logs
 
     def write(outcome: Outcome) -> None:
         if outcome.record["path"] in excluded:
@@ -116,7 +119,9 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
         if not logger.is_enabled_for(level):
             return
         line = build(outcome)
-        calls = {"calls": line.calls} if line.calls else {}
+        calls: dict[str, Any] = {"calls": line.calls} if line.calls else {}
+        if otlp:  # what the LogRecord says besides the line, taken off before rendering
+            calls[otlplogs.EXCHANGE] = _otlp_fields(outcome, line)
         logger.log(
             level,
             line.message,
@@ -127,6 +132,16 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
         )
 
     return write
+
+
+def _otlp_fields(outcome: Outcome, line: ExchangeLine) -> dict[str, Any]:
+    return {
+        "method": outcome.method,
+        "route": outcome.route,
+        "error_type": outcome.error_type or (str(outcome.status) if outcome.status >= 500 else ""),
+        "protocol_version": routing.protocol_version(outcome.protocol),
+        "request": line.encoded_request,
+    }
 
 
 def _level(status: int) -> int:

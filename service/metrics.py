@@ -9,9 +9,11 @@ prometheus-client's multiprocess mode, a fresh collector per scrape (service/pro
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 
 from flask import Flask, Response, g, request
+from opentelemetry.sdk.resources import Resource
 from prometheus_client import (
     CollectorRegistry,
     Gauge,
@@ -36,10 +38,12 @@ _LABELS = (
     "http_response_status_code",
     "url_scheme",
     "error_type",
+    "network_protocol_version",
 )
 _CLIENT_LABELS = (
     "http_request_method",
     "server_address",
+    "server_port",
     "http_response_status_code",
     "error_type",
 )
@@ -56,9 +60,12 @@ class Instruments:
     active: Gauge
     build_info: Gauge
     client_duration: Histogram
+    target_info: Gauge
 
 
-def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instruments:
+def create_instruments(
+    identity: Identity, multiprocess_mode: bool, resource: Resource | None = None
+) -> Instruments:
     """Create every metric of SPEC §5 in a fresh registry."""
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created: noise here
     registry = CollectorRegistry()
@@ -92,7 +99,7 @@ def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instrumen
         active=Gauge(
             "http_server_active_requests",
             "Number of active HTTP server requests.",
-            ("http_request_method",),
+            ("http_request_method", "url_scheme"),
             registry=registry,
             multiprocess_mode="livesum",
         ),
@@ -110,6 +117,7 @@ def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instrumen
             registry=registry,
             buckets=DURATION_BUCKETS,
         ),
+        target_info=_target_info(registry, resource),
     )
     instruments.build_info.labels(
         identity.version, identity.python_version, identity.revision or ""
@@ -117,9 +125,40 @@ def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instrumen
     return instruments
 
 
-def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
+def _target_info(registry: CollectorRegistry, resource: Resource | None) -> Gauge:
+    """The resource as `target_info` (OpenTelemetry's Prometheus compatibility rules).
+
+    Every worker's resource differs only in `service.instance.id`, which is left
+    out: /metrics speaks for the instance, whose `instance` label the scraper sets.
+    """
+    attributes = {
+        _label_name(key): str(value)
+        for key, value in sorted((resource.attributes if resource else {}).items())
+        if key != "service.instance.id"
+    }
+    gauge = Gauge(
+        "target_info",
+        "Target metadata: the OpenTelemetry resource of this service.",
+        tuple(attributes),
+        registry=registry,
+        multiprocess_mode="max",
+    )
+    if attributes:
+        gauge.labels(*attributes.values()).set(1)
+    else:
+        gauge.set(1)
+    return gauge
+
+
+def _label_name(key: str) -> str:
+    """A resource attribute key as a Prometheus label name (what is not [a-zA-Z0-9_] becomes _)."""
+    name = re.sub(r"[^a-zA-Z0-9_]", "_", key)
+    return f"key_{name}" if name[0].isdigit() else name
+
+
+def init_app(app: Flask, settings: Settings, identity: Identity, resource: Resource) -> None:
     """Time every request and serve /metrics (Prometheus text, or OpenMetrics on request)."""
-    instruments = create_instruments(identity, settings.multiprocess)
+    instruments = create_instruments(identity, settings.multiprocess, resource)
     app.extensions["echoscope.metrics"] = instruments
     routing.add_strict_rule(
         app,
@@ -128,7 +167,7 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
         _metrics_view(instruments, settings.multiprocess),
         routing.READ,
     )
-    if not settings.metrics_enabled:
+    if not settings.prometheus_metrics:
         return
     active = _ActiveRequests(instruments.active)
     app.before_request(active.enter)
@@ -140,10 +179,19 @@ class _ActiveRequests:
     """http_server_active_requests: up when a request starts, down however it ends."""
 
     def __init__(self, gauge: Gauge) -> None:
-        self._children = {method: gauge.labels(method) for method in _METHOD_LABELS}
+        self._gauge = gauge
+        self._children = {
+            (method, scheme): gauge.labels(method, scheme)
+            for method in _METHOD_LABELS
+            for scheme in ("http", "https")
+        }
 
     def enter(self) -> None:
-        child = self._children[exchange.current().method]
+        current = exchange.current()
+        key = (current.method, current.request.scheme)
+        child = self._children.get(key)
+        if child is None:  # a scheme set by a trusted proxy: one lookup
+            child = self._gauge.labels(*key)
         child.inc()
         g.active_request = child
 
@@ -169,6 +217,7 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], 
             str(outcome.status),
             outcome.record["scheme"],
             error_type(outcome),
+            routing.protocol_version(outcome.protocol),
         )
         series = children.get(labels)
         if series is None:
@@ -184,8 +233,9 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], 
         series[2].observe(outcome.response_size)
         for call in outcome.calls:
             status = str(call.status) if call.status is not None else ""
+            port = str(call.server_port) if call.server_port else ""
             instruments.client_duration.labels(
-                call.method, call.server_address, status, call.error_type
+                call.method, call.server_address, port, status, call.error_type
             ).observe(call.duration)
 
     return observe

@@ -9,7 +9,7 @@ from flask import Flask, Request, request
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import PathConverter
 
-UNMATCHED = "_UNMATCHED"
+UNMATCHED = ""  # no rule matched: no `http.route` at all, as the conventions say
 OTHER_METHOD = "_OTHER"
 KNOWN_METHODS = frozenset(
     {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
@@ -62,3 +62,23 @@ def method_of(req: Request) -> str:
     """The request method, or `_OTHER` when it is not a standard one."""
     method = req.method
     return method if method in KNOWN_METHODS else OTHER_METHOD
+
+
+_PROTOCOL_VERSIONS = {
+    "HTTP/1.0": "1.0",
+    "HTTP/1.1": "1.1",
+    "HTTP/2": "2",
+    "HTTP/2.0": "2",
+    "HTTP/3": "3",
+}
+
+
+def protocol_version(protocol: str | None) -> str:
+    """`network.protocol.version` ("1.1", "2") of a SERVER_PROTOCOL; "" for anything else."""
+    return _PROTOCOL_VERSIONS.get(protocol or "", "")
+
+
+def span_name(method: str, route: str) -> str:
+    """`{METHOD} {route}`, `{METHOD}` with no route, and `HTTP` for a method outside the list."""
+    name = "HTTP" if method == OTHER_METHOD else method
+    return f"{name} {route}" if route else name

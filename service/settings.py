@@ -30,7 +30,9 @@ _SAMPLERS = (
 )
 URL_TEMPLATE_FIELDS = frozenset({"trace_id", "span_id", "uuid", "project"})
 _PROPAGATORS = ("gcp_trace", "tracecontext", "baggage", "none")  # the installed ones
-_OTLP_PROTOCOLS = ("http/protobuf", "http/json")  # OTLP over HTTP; no gRPC exporter installed
+_OTLP_PROTOCOLS = ("http/protobuf", "http/json", "grpc")
+_METRICS_EXPORTERS = ("prometheus", "otlp", "none")
+_LOGS_EXPORTERS = ("none", "otlp")
 _ECHO_BODY_LOGGING = ("reference", "copy")
 
 
@@ -82,6 +84,12 @@ class Settings:
     trace_url_template: str | None = None
     logs_url_template: str | None = None
     otlp_traces_protocol: str = "http/protobuf"
+    metrics_exporters: tuple[str, ...] = ("prometheus",)
+    otlp_metrics_protocol: str = "http/protobuf"
+    metric_export_interval_millis: int = 60_000
+    metric_export_timeout_millis: int = 30_000
+    logs_exporter: str = "none"
+    otlp_logs_protocol: str = "http/protobuf"
     log_echo_body: str = "reference"
 
     @classmethod
@@ -141,6 +149,20 @@ class Settings:
             otlp_traces_protocol=reader.get(
                 "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", otlp_protocol, _choice(_OTLP_PROTOCOLS)
             ),
+            metrics_exporters=reader.get("OTEL_METRICS_EXPORTER", "prometheus", _metrics_exporters),
+            otlp_metrics_protocol=reader.get(
+                "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", otlp_protocol, _choice(_OTLP_PROTOCOLS)
+            ),
+            metric_export_interval_millis=reader.get(
+                "OTEL_METRIC_EXPORT_INTERVAL", "60000", _int_in(100, 86_400_000)
+            ),
+            metric_export_timeout_millis=reader.get(
+                "OTEL_METRIC_EXPORT_TIMEOUT", "30000", _int_in(100, 86_400_000)
+            ),
+            logs_exporter=reader.get("OTEL_LOGS_EXPORTER", "none", _choice(_LOGS_EXPORTERS)),
+            otlp_logs_protocol=reader.get(
+                "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", otlp_protocol, _choice(_OTLP_PROTOCOLS)
+            ),
             log_echo_body=reader.get(
                 "ECHO_LOG_ECHO_BODY", "reference", _choice(_ECHO_BODY_LOGGING)
             ),
@@ -154,6 +176,23 @@ class Settings:
                 "must include authorization while ECHO_INSPECT_TOKEN is set"
             )
         return self
+
+    @property
+    def prometheus_metrics(self) -> bool:
+        """True when requests are counted for /metrics (OTEL_METRICS_EXPORTER lists prometheus)."""
+        return self.metrics_enabled and "prometheus" in self.metrics_exporters
+
+    @property
+    def otlp_metrics(self) -> bool:
+        """True when requests are counted for OTLP too (OTEL_METRICS_EXPORTER lists otlp)."""
+        return (
+            self.metrics_enabled and "otlp" in self.metrics_exporters and not self.otel_sdk_disabled
+        )
+
+    @property
+    def otlp_logs(self) -> bool:
+        """True when every line also goes out as an OTLP LogRecord (OTEL_LOGS_EXPORTER=otlp)."""
+        return self.logs_exporter == "otlp" and not self.otel_sdk_disabled
 
     @property
     def multiprocess(self) -> bool:
@@ -242,6 +281,16 @@ def _propagator_list(raw: str) -> tuple[str, ...]:
     unknown = [name for name in names if name not in _PROPAGATORS]
     if unknown:
         raise ValueError(f"unknown propagator {unknown[0]!r}")
+    return tuple(name for name in names if name != "none")
+
+
+def _metrics_exporters(raw: str) -> tuple[str, ...]:
+    names = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    unknown = [name for name in names if name not in _METRICS_EXPORTERS]
+    if unknown or not names:
+        raise ValueError(f"must be a list of {', '.join(_METRICS_EXPORTERS)}")
+    if "none" in names and len(names) > 1:
+        raise ValueError("none cannot be listed with another exporter")
     return tuple(name for name in names if name != "none")
 
 

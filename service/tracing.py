@@ -35,10 +35,9 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.util._importlib_metadata import entry_points
 
-from service import callers, exchange, redact, routing
+from service import callers, exchange, otlpexporters, redact, routing
 from service.cloudtrace import LenientCloudTracePropagator
 from service.exchange import Outcome
-from service.identity import Identity
 from service.settings import Settings
 
 _PROVIDER = "echoscope.tracer_provider"
@@ -46,11 +45,11 @@ _REFERER = "http.request.header.referer"
 _SHUTDOWN_TIMEOUT_MILLIS = 3000
 
 
-def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
+def init_app(app: Flask, settings: Settings, resource: Resource) -> None:
     """Instrument the app; call before the other parts so their hooks see the span."""
     if settings.otel_sdk_disabled:
         return
-    provider = create_provider(settings, identity)
+    provider = create_provider(settings, resource)
     app.extensions[_PROVIDER] = provider
     propagate.set_global_textmap(create_propagator(settings.propagators))
     use_semconv(settings.semconv_opt_in)
@@ -68,29 +67,13 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
     exchange.on_finish(app, _span_finisher(settings))
 
 
-def create_provider(settings: Settings, identity: Identity) -> TracerProvider:
-    """A TracerProvider with this process's resource, sampler and exporter."""
-    provider = TracerProvider(resource=create_resource(identity), sampler=create_sampler(settings))
+def create_provider(settings: Settings, resource: Resource) -> TracerProvider:
+    """A TracerProvider with this worker's resource, sampler and exporter."""
+    provider = TracerProvider(resource=resource, sampler=create_sampler(settings))
     exporter = create_exporter(settings.traces_exporter, settings.otlp_traces_protocol)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
-
-
-def create_resource(identity: Identity) -> Resource:
-    """service.*, and the Cloud Run service, revision and configuration when present."""
-    attributes: dict[str, str] = {
-        "service.name": identity.service,
-        "service.version": identity.version,
-        "service.instance.id": identity.instance,
-    }
-    if identity.revision:
-        attributes.update({"cloud.platform": "gcp_cloud_run", "faas.version": identity.revision})
-        attributes["faas.name"] = identity.service
-        attributes["faas.instance"] = identity.instance
-    if identity.configuration:
-        attributes["gcp.cloud_run.configuration"] = identity.configuration
-    return Resource.create(attributes)
 
 
 def create_sampler(settings: Settings) -> sampling.Sampler:
@@ -104,16 +87,10 @@ def create_sampler(settings: Settings) -> sampling.Sampler:
 def create_exporter(name: str, protocol: str = "http/protobuf") -> SpanExporter | None:
     """The exporter named by OTEL_TRACES_EXPORTER; `none` creates spans but sends none.
 
-    OTLP goes over HTTP, protobuf or JSON as OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL says.
+    OTLP goes over http/protobuf, http/json or grpc as OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL says.
     """
-    if name == "otlp" and protocol == "http/json":
-        from service.otlpjson import OTLPJsonSpanExporter
-
-        return OTLPJsonSpanExporter()
     if name == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter()
+        return otlpexporters.span_exporter(protocol)
     if name == "console":
         return ConsoleSpanExporter()
     return None
@@ -199,8 +176,10 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
         if referer:
             span.set_attribute(_REFERER, [redact.url(value, query_names) for value in referer])
         _split_server_address(span, attributes.get("server.address"))
-        if outcome.route == routing.UNMATCHED:
-            span.update_name(f"{outcome.method} {routing.UNMATCHED}")
+        if outcome.error_type:  # the exception's type, not the status the instrumentation put
+            span.set_attribute("error.type", outcome.error_type)
+        if not outcome.route:  # no rule matched: `{METHOD}`, and no http.route
+            span.update_name(routing.span_name(outcome.method, outcome.route))
 
     return finish
 

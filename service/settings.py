@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import string
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -149,20 +149,7 @@ class Settings:
             otlp_traces_protocol=reader.get(
                 "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", otlp_protocol, _choice(_OTLP_PROTOCOLS)
             ),
-            metrics_exporters=reader.get("OTEL_METRICS_EXPORTER", "prometheus", _metrics_exporters),
-            otlp_metrics_protocol=reader.get(
-                "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", otlp_protocol, _choice(_OTLP_PROTOCOLS)
-            ),
-            metric_export_interval_millis=reader.get(
-                "OTEL_METRIC_EXPORT_INTERVAL", "60000", _int_in(100, 86_400_000)
-            ),
-            metric_export_timeout_millis=reader.get(
-                "OTEL_METRIC_EXPORT_TIMEOUT", "30000", _int_in(100, 86_400_000)
-            ),
-            logs_exporter=reader.get("OTEL_LOGS_EXPORTER", "none", _choice(_LOGS_EXPORTERS)),
-            otlp_logs_protocol=reader.get(
-                "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", otlp_protocol, _choice(_OTLP_PROTOCOLS)
-            ),
+            **_otlp_signals(reader, otlp_protocol),
             log_echo_body=reader.get(
                 "ECHO_LOG_ECHO_BODY", "reference", _choice(_ECHO_BODY_LOGGING)
             ),
@@ -219,6 +206,26 @@ class _Reader:
     def optional(self, name: str) -> str | None:
         value = self._environ.get(name, "").strip()
         return value or None
+
+
+def _otlp_signals(reader: _Reader, otlp_protocol: str) -> dict[str, Any]:
+    """OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER and their OTLP settings."""
+    return dict(
+        metrics_exporters=reader.get("OTEL_METRICS_EXPORTER", "prometheus", _metrics_exporters),
+        otlp_metrics_protocol=reader.get(
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", otlp_protocol, _choice(_OTLP_PROTOCOLS)
+        ),
+        metric_export_interval_millis=reader.get(
+            "OTEL_METRIC_EXPORT_INTERVAL", "60000", _int_in(100, 86_400_000)
+        ),
+        metric_export_timeout_millis=reader.get(
+            "OTEL_METRIC_EXPORT_TIMEOUT", "30000", _int_in(100, 86_400_000)
+        ),
+        logs_exporter=reader.get("OTEL_LOGS_EXPORTER", "none", _choice(_LOGS_EXPORTERS)),
+        otlp_logs_protocol=reader.get(
+            "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", otlp_protocol, _choice(_OTLP_PROTOCOLS)
+        ),
+    )
 
 
 def _int_in(low: int, high: int) -> Callable[[str], int]:

@@ -146,9 +146,6 @@ class Settings:
             trace_url_template=reader.get("ECHO_TRACE_URL_TEMPLATE", "", _url_template, True)
             or None,
             logs_url_template=reader.get("ECHO_LOGS_URL_TEMPLATE", "", _url_template, True) or None,
-            otlp_traces_protocol=reader.get(
-                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", otlp_protocol, _choice(_OTLP_PROTOCOLS)
-            ),
             **_otlp_signals(reader, otlp_protocol),
             log_echo_body=reader.get(
                 "ECHO_LOG_ECHO_BODY", "reference", _choice(_ECHO_BODY_LOGGING)
@@ -209,8 +206,11 @@ class _Reader:
 
 
 def _otlp_signals(reader: _Reader, otlp_protocol: str) -> dict[str, Any]:
-    """OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER and their OTLP settings."""
+    """The OTLP protocol of each signal, OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER."""
     return dict(
+        otlp_traces_protocol=reader.get(
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", otlp_protocol, _choice(_OTLP_PROTOCOLS)
+        ),
         metrics_exporters=reader.get("OTEL_METRICS_EXPORTER", "prometheus", _metrics_exporters),
         otlp_metrics_protocol=reader.get(
             "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", otlp_protocol, _choice(_OTLP_PROTOCOLS)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from service import tracing
 from service.settings import Settings, SettingsError
+from service.telemetry import tracing
 
 PARSED = [
     ("PORT", "9090", "port", 9090),
@@ -277,7 +277,7 @@ def test_per_signal_protocols_override_the_common_one() -> None:
         }
     )
     protocols = (settings.otlp_traces_protocol, settings.otlp_metrics_protocol)
-    assert protocols + (settings.otlp_logs_protocol,) == ("grpc", "http/json", "grpc")
+    assert (*protocols, settings.otlp_logs_protocol) == ("grpc", "http/json", "grpc")
 
 
 def test_which_metrics_and_logs_go_where() -> None:

@@ -1,0 +1,67 @@
+"""The OTLP exporter of each signal, for the protocol its settings name.
+
+`http/protobuf` and `grpc` are the standard exporter packages; `http/json` is
+the SDK's OTLP/HTTP exporter sending the OTLP JSON encoding (otlpjson and
+otlpjsonsignals). Each exporter reads its endpoint, headers, timeout,
+compression, TLS and credential provider from the standard
+OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_* variables
+itself, as the OpenTelemetry SDK defines them. Imports are deferred: a
+protocol nobody uses costs no import (gRPC's is heavy).
+"""
+
+from __future__ import annotations
+
+from opentelemetry.sdk._logs.export import LogRecordExporter
+from opentelemetry.sdk.metrics.export import MetricExporter
+from opentelemetry.sdk.trace.export import SpanExporter
+
+
+def span_exporter(protocol: str) -> SpanExporter:
+    """The OTLP span exporter for `protocol` (http/protobuf, http/json or grpc)."""
+    if protocol == "http/json":
+        from service.telemetry.otlpjson import OTLPJsonSpanExporter
+
+        return OTLPJsonSpanExporter()
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as GrpcSpanExporter,
+        )
+
+        return GrpcSpanExporter()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter()
+
+
+def metric_exporter(protocol: str) -> MetricExporter:
+    """The OTLP metric exporter for `protocol` (cumulative, as Prometheus counts)."""
+    if protocol == "http/json":
+        from service.telemetry.otlpjsonsignals import OTLPJsonMetricExporter
+
+        return OTLPJsonMetricExporter()
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter as GrpcMetricExporter,
+        )
+
+        return GrpcMetricExporter()
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+    return OTLPMetricExporter()
+
+
+def log_exporter(protocol: str) -> LogRecordExporter:
+    """The OTLP log record exporter for `protocol`."""
+    if protocol == "http/json":
+        from service.telemetry.otlpjsonsignals import OTLPJsonLogExporter
+
+        return OTLPJsonLogExporter()
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
+            OTLPLogExporter as GrpcLogExporter,
+        )
+
+        return GrpcLogExporter()
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+    return OTLPLogExporter()

@@ -123,7 +123,7 @@ def attributes_of(event: EventDict, exchange: dict[str, Any] | None) -> dict[str
     _add_exception(attributes, event)
     for key, item in event.items():
         if key not in _NOT_ATTRIBUTES and item is not None:
-            attributes[f"echoscope.{key}"] = _value(item)
+            attributes.setdefault(f"echoscope.{key}", _value(item))
     return attributes
 
 

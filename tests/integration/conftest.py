@@ -13,11 +13,13 @@ MakeServer = Callable[..., Server]
 
 @contextmanager
 def _servers() -> Iterator[MakeServer]:
-    """make(env, workers): echoscope on a free port, ready; all it started stopped on exit."""
+    """make(env, workers[, app]): echoscope on a free port, ready; all it started stopped on exit."""
     started: list[Server] = []
 
-    def make(env: dict[str, str] | None = None, workers: int = 1) -> Server:
-        server = Server(env or {}, workers)
+    def make(
+        env: dict[str, str] | None = None, workers: int = 1, app: str = "service.wsgi:app"
+    ) -> Server:
+        server = Server(env or {}, workers, app)
         started.append(server)  # before waiting: a server that never gets ready is stopped too
         server.wait_ready()
         return server

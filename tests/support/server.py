@@ -29,7 +29,7 @@ def free_port() -> int:
 class Server:
     """gunicorn -c config/gunicorn.conf.py service.wsgi:app, stdout kept in a file (see make_server)."""
 
-    def __init__(self, env: dict[str, str], workers: int) -> None:
+    def __init__(self, env: dict[str, str], workers: int, app: str = "service.wsgi:app") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(tempfile.mkstemp(prefix="echoscope-", suffix=".log")[1])
@@ -38,7 +38,7 @@ class Server:
         full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(GUNICORN), "-c", "config/gunicorn.conf.py", "service.wsgi:app"],
+                [str(GUNICORN), "-c", "config/gunicorn.conf.py", app],
                 cwd=ROOT,
                 env=full_env,
                 stdout=log,

@@ -374,3 +374,15 @@ def test_a_metrics_file_still_empty_does_not_fail_the_scrape(tmp_path: Path) -> 
     SettledFilesCollector(registry, path=str(tmp_path))
     samples = [s for family in registry.collect() for s in family.samples]
     assert [(s.name, s.value) for s in samples] == [("c_total", 3.0)]
+
+
+# --- target_info ---------------------------------------------------------------------------
+
+
+def test_target_info_is_the_resource_without_the_worker(make_echo: MakeEcho) -> None:
+    echo = make_echo({"OTEL_SERVICE_NAME": "echo-ti"})
+    (sample,) = _samples(echo, "target_info")
+    assert sample.value == 1.0
+    assert sample.labels["service_name"] == "echo-ti"
+    assert sample.labels["telemetry_sdk_language"] == "python"
+    assert "service_instance_id" not in sample.labels

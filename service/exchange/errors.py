@@ -40,7 +40,7 @@ def _unhandled(error: Exception) -> Response:
     # `stack_trace`), never to the client; metrics label the exchange with its type.
     exchange = g.get("exchange")
     if exchange is not None:
-        exchange.error_type = type(error).__qualname__
+        exchange.note_error(error)
     trace.get_current_span().record_exception(error)  # type, message and stack as a span event
     _log.exception("unhandled exception", error_type=type(error).__qualname__)
     return http_error(InternalServerError())

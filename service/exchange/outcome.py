@@ -94,5 +94,26 @@ class Outcome:
     excluded: bool  # a path of ECHO_EXCLUDE_PATHS: counted, never logged, traced or recorded
     calls: tuple[DownstreamCall, ...] = ()  # the outgoing calls the exchange made
 
+    @property
+    def protocol_version(self) -> str:
+        """`network.protocol.version` ("1.1", "2"); "" for a protocol outside the list."""
+        return _PROTOCOL_VERSIONS.get(self.protocol or "", "")
+
+    @property
+    def semconv_error_type(self) -> str:
+        """OpenTelemetry's `error.type`: the exception's type, the status of a 5xx, or ""."""
+        if self.error_type:
+            return self.error_type
+        return str(self.status) if self.status >= 500 else ""
+
+
+_PROTOCOL_VERSIONS = {
+    "HTTP/1.0": "1.0",
+    "HTTP/1.1": "1.1",
+    "HTTP/2": "2",
+    "HTTP/2.0": "2",
+    "HTTP/3": "3",
+}
+
 
 Finisher = Callable[[Outcome], None]

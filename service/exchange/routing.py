@@ -64,20 +64,6 @@ def method_of(req: Request) -> str:
     return method if method in KNOWN_METHODS else OTHER_METHOD
 
 
-_PROTOCOL_VERSIONS = {
-    "HTTP/1.0": "1.0",
-    "HTTP/1.1": "1.1",
-    "HTTP/2": "2",
-    "HTTP/2.0": "2",
-    "HTTP/3": "3",
-}
-
-
-def protocol_version(protocol: str | None) -> str:
-    """`network.protocol.version` ("1.1", "2") of a SERVER_PROTOCOL; "" for anything else."""
-    return _PROTOCOL_VERSIONS.get(protocol or "", "")
-
-
 def span_name(method: str, route: str) -> str:
     """`{METHOD} {route}`, `{METHOD}` with no route, and `HTTP` for a method outside the list."""
     name = "HTTP" if method == OTHER_METHOD else method

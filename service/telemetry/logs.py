@@ -16,7 +16,6 @@ import orjson
 import structlog
 from flask import Flask
 
-from service.exchange import routing
 from service.exchange.identity import Identity
 from service.exchange.outcome import DownstreamCall, Outcome, Record
 from service.exchange.pipeline import on_finish
@@ -115,7 +114,7 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
         line = build(outcome)
         calls: dict[str, Any] = {"calls": line.calls} if line.calls else {}
         if otlp:  # what the LogRecord says besides the line, taken off before rendering
-            calls[otlplogs.EXCHANGE] = _otlp_fields(outcome, line)
+            calls[otlplogs.EXCHANGE] = otlplogs.exchange_fields(outcome, line.encoded_request)
         logger.log(
             level,
             line.message,
@@ -126,16 +125,6 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
         )
 
     return write
-
-
-def _otlp_fields(outcome: Outcome, line: ExchangeLine) -> dict[str, Any]:
-    return {
-        "method": outcome.method,
-        "route": outcome.route,
-        "error_type": outcome.error_type or (str(outcome.status) if outcome.status >= 500 else ""),
-        "protocol_version": routing.protocol_version(outcome.protocol),
-        "request": line.encoded_request,
-    }
 
 
 def _level(status: int) -> int:

@@ -9,7 +9,6 @@ prometheus-client's multiprocess mode, a fresh collector per scrape (promfiles.p
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 
 from flask import Flask, Response, g, request
@@ -29,7 +28,7 @@ from service.exchange import pipeline, routing
 from service.exchange.identity import Identity
 from service.exchange.outcome import Outcome
 from service.settings import Settings
-from service.telemetry import promfiles
+from service.telemetry import promfiles, targetinfo
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 SIZE_BUCKETS = (0, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216)
@@ -118,43 +117,12 @@ def create_instruments(
             registry=registry,
             buckets=DURATION_BUCKETS,
         ),
-        target_info=_target_info(registry, resource),
+        target_info=targetinfo.gauge(registry, resource),
     )
     instruments.build_info.labels(
         identity.version, identity.python_version, identity.revision or ""
     ).set(1)
     return instruments
-
-
-def _target_info(registry: CollectorRegistry, resource: Resource | None) -> Gauge:
-    """The resource as `target_info` (OpenTelemetry's Prometheus compatibility rules).
-
-    Every worker's resource differs only in `service.instance.id`, which is left
-    out: /metrics speaks for the instance, whose `instance` label the scraper sets.
-    """
-    attributes = {
-        _label_name(key): str(value)
-        for key, value in sorted((resource.attributes if resource else {}).items())
-        if key != "service.instance.id"
-    }
-    gauge = Gauge(
-        "target_info",
-        "Target metadata: the OpenTelemetry resource of this service.",
-        tuple(attributes),
-        registry=registry,
-        multiprocess_mode="max",
-    )
-    if attributes:
-        gauge.labels(*attributes.values()).set(1)
-    else:
-        gauge.set(1)
-    return gauge
-
-
-def _label_name(key: str) -> str:
-    """A resource attribute key as a Prometheus label name (what is not [a-zA-Z0-9_] becomes _)."""
-    name = re.sub(r"[^a-zA-Z0-9_]", "_", key)
-    return f"key_{name}" if name[0].isdigit() else name
 
 
 def init_app(app: Flask, settings: Settings, identity: Identity, resource: Resource) -> None:
@@ -218,7 +186,7 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], 
             str(outcome.status),
             outcome.record["scheme"],
             error_type(outcome),
-            routing.protocol_version(outcome.protocol),
+            outcome.protocol_version,
         )
         series = children.get(labels)
         if series is None:
@@ -244,9 +212,7 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], 
 
 def error_type(outcome: Outcome) -> str:
     """OpenTelemetry's `error.type`: the exception's type, the status code of a 5xx, or ""."""
-    if outcome.error_type:
-        return outcome.error_type
-    return str(outcome.status) if outcome.status >= 500 else ""
+    return outcome.semconv_error_type
 
 
 def _metrics_view(instruments: Instruments, multiprocess_mode: bool) -> Callable[[], Response]:

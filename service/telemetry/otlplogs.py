@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk.resources import Resource
 
+    from service.exchange.outcome import Outcome
     from service.settings import Settings
 
 EXCHANGE = "_otlp_exchange"  # event key: what only the exchange's LogRecord carries
@@ -110,6 +111,17 @@ class LogRecordEmitter:
 
 # One per process, like logfields.cloud_trace.
 emitter = LogRecordEmitter()
+
+
+def exchange_fields(outcome: Outcome, encoded_request: bytes) -> dict[str, Any]:
+    """What the exchange's LogRecord says besides its line (taken off before rendering)."""
+    return {
+        "method": outcome.method,
+        "route": outcome.route,
+        "error_type": outcome.semconv_error_type,
+        "protocol_version": outcome.protocol_version,
+        "request": encoded_request,
+    }
 
 
 def attributes_of(event: EventDict, exchange: dict[str, Any] | None) -> dict[str, Any]:

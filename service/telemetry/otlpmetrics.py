@@ -23,11 +23,11 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.util.types import Attributes
 
 from service import __version__
-from service.exchange import pipeline, routing
+from service.exchange import pipeline
 from service.exchange.outcome import DownstreamCall, Outcome
 from service.settings import Settings
 from service.telemetry import otlpexporters, processmetrics
-from service.telemetry.metrics import DURATION_BUCKETS, SIZE_BUCKETS, error_type
+from service.telemetry.metrics import DURATION_BUCKETS, SIZE_BUCKETS
 
 _PROVIDER = "echoscope.meter_provider"
 _SHUTDOWN_TIMEOUT_MILLIS = 3000
@@ -124,10 +124,10 @@ def server_attributes(outcome: Outcome) -> Attributes:
     }
     if outcome.route:
         attributes["http.route"] = outcome.route
-    error = error_type(outcome)
+    error = outcome.semconv_error_type
     if error:
         attributes["error.type"] = error
-    version = routing.protocol_version(outcome.protocol)
+    version = outcome.protocol_version
     if version:
         attributes["network.protocol.version"] = version
     return attributes

@@ -14,6 +14,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 
 from service.exchange import routing
+from service.exchange.outcome import Outcome
 from service.server import logconfig
 from service.settings import Settings
 from service.telemetry import otlplogs, otlpmetrics
@@ -128,7 +129,34 @@ def test_an_unmatched_exchange_has_no_route_and_is_named_by_its_method() -> None
     [("HTTP/1.1", "1.1"), ("HTTP/1.0", "1.0"), ("HTTP/2", "2"), ("HTTP/9", ""), (None, "")],
 )
 def test_the_protocol_version_label_is_bounded(protocol: str | None, version: str) -> None:
-    assert routing.protocol_version(protocol) == version
+    assert _outcome(protocol=protocol).protocol_version == version
+
+
+def test_error_type_is_the_exception_else_the_5xx_status_else_nothing() -> None:
+    assert _outcome(status=500, error_type="KeyError").semconv_error_type == "KeyError"
+    assert _outcome(status=503).semconv_error_type == "503"
+    assert _outcome(status=404).semconv_error_type == ""
+
+
+def _outcome(**fields: Any) -> Outcome:
+    base: dict[str, Any] = {
+        "request_id": "0" * 32,
+        "record": {},
+        "method": "GET",
+        "route": "/",
+        "status": 200,
+        "elapsed": 0.001,
+        "request_size": 0,
+        "response_size": 0,
+        "response_headers": {},
+        "response_body": b"",
+        "body_is_record": False,
+        "trace": None,
+        "protocol": "HTTP/1.1",
+        "error_type": "",
+        "excluded": False,
+    }
+    return Outcome(**{**base, **fields})
 
 
 def test_each_exchange_line_is_one_log_record_with_its_span(

@@ -23,6 +23,7 @@ from werkzeug.test import EnvironBuilder
 from bench.servers import free_port
 from service.app import create_app
 from service.settings import Settings
+from service.telemetry import otlplogs
 from service.telemetry.logwriter import LineWriter
 
 HEADERS = {
@@ -33,6 +34,8 @@ HEADERS = {
     "Accept-Encoding": "gzip, deflate, br",
     "Cookie": "session=6f1c2a9e0d7b4c3a; theme=dark; consent=yes",
 }
+# The providers whose exports count in the measure (spans, metrics, log records).
+_PROVIDERS = ("echoscope.tracer_provider", "echoscope.meter_provider", "echoscope.logger_provider")
 SAMPLED = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 UNSAMPLED = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
 
@@ -56,6 +59,25 @@ def configurations() -> dict[str, tuple[dict[str, str], Callable[[int], str]]]:
         "no tracing": ({"OTEL_SDK_DISABLED": "true"}, sampled),
         "no logs": ({**export, "ECHO_LOG_LEVEL": "ERROR"}, sampled),
         "no metrics": ({**export, "ECHO_METRICS": "false"}, sampled),
+        "+ OTLP metrics": ({**export, "OTEL_METRICS_EXPORTER": "prometheus,otlp"}, sampled),
+        "+ OTLP logs (JSON)": (
+            {
+                **export,
+                "OTEL_LOGS_EXPORTER": "otlp",
+                "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http/json",
+            },
+            sampled,
+        ),
+        "+ OTLP logs (protobuf)": ({**export, "OTEL_LOGS_EXPORTER": "otlp"}, sampled),
+        "+ OTLP metrics and logs": (
+            {
+                **export,
+                "OTEL_METRICS_EXPORTER": "prometheus,otlp",
+                "OTEL_LOGS_EXPORTER": "otlp",
+                "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http/json",
+            },
+            sampled,
+        ),
         "telemetry off": (off, sampled),
     }
 
@@ -67,9 +89,11 @@ def measure(env: Mapping[str, str], traceparent: Callable[[int], str], count: in
         app = create_app(Settings.from_env({"GCE_METADATA_HOST": "127.0.0.1:9", **env}), writer)
         environs = [_environ(traceparent(i)) for i in range(count)]
         best = min(_run(app, environs) for _ in range(3))
-        provider = app.extensions.get("echoscope.tracer_provider")
-        if provider is not None:
-            provider.shutdown()
+        for key in _PROVIDERS:
+            provider = app.extensions.get(key)
+            if provider is not None:
+                provider.shutdown()
+        otlplogs.emitter.use(None)
         writer.close()
     return best * 1e6 / count
 
@@ -85,13 +109,13 @@ def _run(app: Any, environs: list[dict[str, Any]]) -> float:
         return None
 
     gc.collect()
-    provider = app.extensions.get("echoscope.tracer_provider")
+    providers = [app.extensions[key] for key in _PROVIDERS if key in app.extensions]
     started = time.process_time()
     for environ in environs:
         body = app(dict(environ), start_response)
         b"".join(body)
         getattr(body, "close", lambda: None)()
-    if provider is not None:
+    for provider in providers:  # what was queued is encoded and sent within the measure
         provider.force_flush()
     return time.process_time() - started
 

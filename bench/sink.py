@@ -1,4 +1,4 @@
-"""A throw-away OTLP/HTTP receiver: answers POST /v1/traces with 200 and discards the body.
+"""A throw-away OTLP/HTTP receiver: answers POST /v1/{traces,metrics,logs} with 200, discards the body.
 
 GET /stats returns how many exports and bytes arrived, so a run can show that
 spans were really sent. Run as `python -m bench.sink PORT`; it listens on 127.0.0.1 only.
@@ -42,7 +42,7 @@ class SinkHandler(BaseHTTPRequestHandler):
         size = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(size)
         COUNTER.add(size)
-        status = 200 if self.path == "/v1/traces" else 404
+        status = 200 if self.path in ("/v1/traces", "/v1/metrics", "/v1/logs") else 404
         self._answer(status, b"", "application/x-protobuf")
 
     def do_GET(self) -> None:

@@ -15,8 +15,9 @@ import requests
 
 from tests.integration.conftest import MakeServer
 from tests.support.constants import NO_METADATA
+from tests.support.metadata import INSTANCE_ID, PROJECT, REGION, MetadataServer
 from tests.support.otlp import OtlpReceiver, ReceivedLog, ReceivedPoint
-from tests.support.server import Server
+from tests.support.server import ROOT, Server
 
 ALL = ("traces", "metrics", "logs")
 DURATION = "http.server.request.duration"
@@ -244,3 +245,42 @@ def test_metrics_has_target_info_from_the_resource(make_server: MakeServer) -> N
     assert 'team="echo scope"' in line
     assert "service_instance_id" not in line
     assert line.endswith(" 1.0")
+
+
+def test_on_cloud_run_the_google_cloud_detector_fills_the_resource_of_all_three(
+    make_server: MakeServer,
+) -> None:
+    # Google's detector asks http://metadata.google.internal (port 80) itself: the
+    # test-only resolver points that name at a fake metadata server on a loopback address.
+    metadata = MetadataServer(address=("127.3.0.80", 80))
+    receiver = OtlpReceiver()
+    try:
+        env = {
+            **receiver.env("http/protobuf", ALL),
+            "K_SERVICE": "echo-run",
+            "K_REVISION": "echo-run-00003",
+            "K_CONFIGURATION": "echo-run",
+            "GCE_METADATA_HOST": metadata.host,
+            "PYTHONPATH": str(ROOT / "tests" / "support" / "fakedns"),
+            "ECHOSCOPE_TEST_HOSTS": "metadata.google.internal=127.3.0.80",
+        }
+        server = make_server(env)
+        trace_id = secrets.token_hex(16)
+        _send(server, [trace_id])
+        (span,) = receiver.wait_for(1, trace_id=trace_id)
+        (record,) = receiver.wait_for_logs(1, trace_id=trace_id)
+        point = _wait_point(receiver, lambda p: p.attributes.get("http.route") is not None)
+    finally:
+        receiver.close()
+        metadata.close()
+    expected = {
+        "cloud.provider": "gcp",
+        "cloud.platform": "gcp_cloud_run",
+        "cloud.account.id": PROJECT,
+        "cloud.region": REGION,
+        "faas.name": "echo-run",
+        "faas.version": "echo-run-00003",
+        "faas.instance": INSTANCE_ID,
+    }
+    for resource in (span.resource, record.resource, point.resource):
+        assert {key: resource.get(key) for key in expected} == expected

@@ -1,6 +1,8 @@
 """CPU per request in-process, one signal at a time: where echoscope's time goes.
 
-`python -m bench.cpu [N]` builds the app once per configuration, drives N GET
+`python -m bench.cpu [N [ROUNDS [NAME …]]]` builds the app once per configuration
+(the NAMEs only, and "telemetry off", when given; ROUNDS interleaved rounds,
+the median kept), drives N GET
 requests (the benchmark's browser-like GET with a traceparent) through its WSGI
 callable on one thread, and reports process CPU µs per request (best of 3), the
 exporter thread and log writes included. Not a test, not wall time under load:
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -122,19 +125,28 @@ def _run(app: Any, environs: list[dict[str, Any]]) -> float:
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    wanted = sys.argv[3:]  # configuration names (all when none): e.g. the OTLP rows and "full …"
+    chosen = {
+        name: config
+        for name, config in configurations().items()
+        if not wanted or name in wanted or name == "telemetry off"
+    }
     port = free_port()
     # The OpenTelemetry exporter reads its endpoint from the environment itself.
     os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{port}"
     sink = subprocess.Popen([sys.executable, "-m", "bench.sink", str(port)])
     time.sleep(0.5)
+    samples: dict[str, list[float]] = {name: [] for name in chosen}
     try:
-        results = {
-            name: measure(env, traceparent, count)
-            for name, (env, traceparent) in configurations().items()
-        }
+        for _ in range(rounds):  # interleaved: drift on a shared machine hits every row alike
+            for name, (env, traceparent) in chosen.items():
+                samples[name].append(measure(env, traceparent, count))
     finally:
         sink.terminate()
+    results = {name: statistics.median(values) for name, values in samples.items()}
     off = results["telemetry off"]
+    print(f"median of {rounds} interleaved rounds, {count} requests each")
     print("| configuration | CPU µs/request | telemetry µs |\n|---|---|---|")
     for name, value in results.items():
         print(f"| {name} | {value:.0f} | {value - off:+.0f} |")

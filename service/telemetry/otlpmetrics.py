@@ -13,10 +13,10 @@ here is imported or attached.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from flask import Flask, g
-from opentelemetry.metrics import Histogram, Meter, UpDownCounter
+from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -71,8 +71,10 @@ class Instruments:
         self.response_size = _size_histogram(
             meter, "response", "Size of HTTP server response bodies."
         )
-        self.active: UpDownCounter = meter.create_up_down_counter(
+        self._active = ActiveRequests()
+        meter.create_observable_up_down_counter(
             "http.server.active_requests",
+            [self._active.observe],
             unit="{request}",
             description="Number of active HTTP server requests.",
         )
@@ -86,15 +88,15 @@ class Instruments:
     def enter(self) -> None:
         """One more active request (a before_request hook)."""
         current = pipeline.current()
-        attributes = {"http.request.method": current.method, "url.scheme": current.request.scheme}
-        self.active.add(1, attributes)
-        g.otlp_active_request = attributes
+        key = (current.method, current.request.scheme)
+        self._active.add(key, 1)
+        g.otlp_active_request = key
 
     def leave(self, _: BaseException | None) -> None:
         """One fewer, however the request ended, and nothing when `enter` never ran."""
-        attributes = g.pop("otlp_active_request", None)
-        if attributes is not None:
-            self.active.add(-1, attributes)
+        key = g.pop("otlp_active_request", None)
+        if key is not None:
+            self._active.add(key, -1)
 
     def observe(self, outcome: Outcome) -> None:
         """Record the exchange (a finisher: inside its span, so sampled ones keep exemplars)."""
@@ -104,6 +106,33 @@ class Instruments:
         self.response_size.record(outcome.response_size, attributes)
         for call in outcome.calls:
             self.client_duration.record(call.duration, client_attributes(call))
+
+
+class ActiveRequests:
+    """In-flight requests by (method, scheme), read by the reader when it collects.
+
+    An up-down counter would be two SDK measurements per request (each hashes its
+    attributes, takes a lock and offers an exemplar); a count under a lock costs
+    next to nothing, and the exported value is the same.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, key: tuple[str, str], delta: int) -> None:
+        """Count one request in (+1) or out (-1)."""
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + delta
+
+    def observe(self, _: CallbackOptions) -> Iterable[Observation]:
+        """The current counts, one observation per series seen so far."""
+        with self._lock:
+            counts = list(self._counts.items())
+        return [
+            Observation(count, {"http.request.method": method, "url.scheme": scheme})
+            for (method, scheme), count in counts
+        ]
 
 
 def _size_histogram(meter: Meter, which: str, description: str) -> Histogram:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -175,6 +176,7 @@ def test_each_exchange_line_is_one_log_record_with_its_span(
     assert attributes["url.full"] == "http://localhost/anything/x?token=[REDACTED]"
     assert attributes["http.route"] == "/anything/<path:path>"
     assert attributes["echoscope.uuid"] == line["uuid"]
+    assert json.loads(str(attributes["echoscope.request"])) == line["request"]
     assert "sekret" not in repr(attributes)
     assert (
         readable.resource.attributes["service.instance.id"] == line["request"]["server"]["instance"]

@@ -24,7 +24,10 @@ except SettingsError as error:
 # Several workers share metrics through files; prometheus-client reads this
 # variable when it is first imported, which happens in the workers, after fork.
 multiproc_dir = settings.multiproc_dir
-_own_multiproc_dir = multiproc_dir is None and settings.web_concurrency > 1
+# Only for /metrics: with OTEL_METRICS_EXPORTER=otlp alone each worker pushes its own series.
+_own_multiproc_dir = (
+    multiproc_dir is None and settings.web_concurrency > 1 and settings.prometheus_metrics
+)
 if _own_multiproc_dir:
     multiproc_dir = os.path.join(tempfile.gettempdir(), f"echoscope-metrics-{os.getpid()}")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir

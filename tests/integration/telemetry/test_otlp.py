@@ -286,3 +286,21 @@ def test_on_cloud_run_the_google_cloud_detector_fills_the_resource_of_all_three(
     }
     for resource in (span.resource, record.resource, point.resource):
         assert {key: resource.get(key) for key in expected} == expected
+
+
+def test_otlp_metrics_alone_need_no_shared_files(make_server: MakeServer) -> None:
+    receiver = OtlpReceiver()
+    try:
+        env = {**receiver.env("http/protobuf", ("metrics",)), **NO_METADATA}
+        env["OTEL_METRICS_EXPORTER"] = "otlp"
+        server = make_server(env, workers=2)
+        _send(server, [secrets.token_hex(16) for _ in range(6)])
+        point = _wait_point(receiver, lambda p: p.attributes.get("http.route") is not None)
+        text = requests.get(f"{server.url}/metrics", timeout=10).text
+    finally:
+        receiver.close()
+    assert point.count >= 1
+    # No multiprocess files: each worker's own registry, with its process metrics,
+    # and no request series (prometheus is not listed).
+    assert "process_cpu_seconds_total" in text and "target_info{" in text
+    assert "http_server_request_duration_seconds_count{" not in text

@@ -6,7 +6,7 @@ import orjson
 import structlog
 from flask import Flask, Response, g
 from opentelemetry import trace
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from service.settings import Settings
 
@@ -44,3 +44,8 @@ def _unhandled(error: Exception) -> Response:
     trace.get_current_span().record_exception(error)  # type, message and stack as a span event
     _log.exception("unhandled exception", error_type=type(error).__qualname__)
     return http_error(InternalServerError())
+
+
+def too_large(limit: int, what: str = "body") -> RequestEntityTooLarge:
+    """The 413 for a body (or a decoded body) over ECHO_MAX_BODY_BYTES: one wording everywhere."""
+    return RequestEntityTooLarge(f"The {what} is larger than {limit} bytes.")

@@ -52,7 +52,7 @@ _ECHO_BODY_LOGGING = ("reference", "copy")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything echoscope reads from its environment (see SPEC §2 and the README)."""
+    """Everything echoscope reads from its environment (the README's settings table)."""
 
     port: int = 8080
     web_concurrency: int = 1

@@ -13,6 +13,9 @@ from service import body, callers, tracecontext
 from service.traceids import TraceIds
 
 Record = dict[str, Any]
+# Set by the server (service/server_environ.py) for an HTTP/2 request: stream id,
+# pseudo-headers, header names as sent. The app only reads it.
+HTTP2_ENVIRON = "echoscope.http2"
 
 
 def capture(
@@ -119,6 +122,8 @@ def _record(
     # Propagation forensics and who called (issue 15): computed by their own modules.
     record["trace_context"] = tracecontext.describe(record["headers"], trace)
     record["auth"] = callers.describe(record["headers"])
+    record["protocol"] = req.environ.get("SERVER_PROTOCOL", "HTTP/1.1")
+    record["http2"] = req.environ.get(HTTP2_ENVIRON)
     if json_error is not None:
         record["json_error"] = json_error
     return record

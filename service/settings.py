@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import string
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -83,6 +83,8 @@ class Settings:
     logs_url_template: str | None = None
     otlp_traces_protocol: str = "http/protobuf"
     log_echo_body: str = "reference"
+    http2: bool = True
+    websocket_max_seconds: float = 55.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -144,6 +146,7 @@ class Settings:
             log_echo_body=reader.get(
                 "ECHO_LOG_ECHO_BODY", "reference", _choice(_ECHO_BODY_LOGGING)
             ),
+            **_protocol_settings(reader),
         )._checked()
 
     def _checked(self) -> Settings:
@@ -159,6 +162,14 @@ class Settings:
     def multiprocess(self) -> bool:
         """True when metrics are shared between gunicorn workers through files."""
         return self.multiproc_dir is not None
+
+
+def _protocol_settings(reader: _Reader) -> dict[str, Any]:
+    """HTTP/2 (h2c on the port) and the WebSocket echo's session length."""
+    return {
+        "http2": reader.get("ECHO_HTTP2", "true", _boolean),
+        "websocket_max_seconds": reader.get("ECHO_WEBSOCKET_MAX_SECONDS", "55", _float_in(1, 3600)),
+    }
 
 
 class _Reader:

@@ -23,6 +23,7 @@ from service import (
     openapi,
     routing,
     tracing,
+    wsecho,
 )
 from service.httpbin import (
     auth,
@@ -75,6 +76,7 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     dynamic.init_app(app, settings)
     streams.init_app(app, settings)
     calls.init_app(app, settings)
+    wsecho.init_app(app, settings)
     if settings.trusted_proxy_hops:
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

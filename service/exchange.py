@@ -27,6 +27,7 @@ from service.traceids import TraceIds
 
 if TYPE_CHECKING:
     from service.fanout import Call
+    from service.wsoutcome import SessionSummary
 
 _FINISHERS = "echoscope.finishers"
 _BODY_HEAD_BYTES = 65536  # what a streamed response keeps of its body for the log line
@@ -52,6 +53,7 @@ class Outcome:
     protocol: str | None
     error_type: str  # "" unless an unhandled exception ended the request
     calls: tuple[Call, ...] = ()  # the downstream calls /call made
+    websocket: SessionSummary | None = None  # the session /websocket/echo served
 
 
 @dataclasses.dataclass(slots=True)
@@ -68,6 +70,7 @@ class Exchange:
     record: Record | None = None
     error_type: str = ""
     calls: tuple[Call, ...] = ()
+    websocket: SessionSummary | None = None
 
     def echo_record(self, max_body_bytes: int) -> Record:
         """The echo record of this request, its body read once (a 413 past the limit)."""
@@ -206,6 +209,7 @@ def _outcome(exchange: Exchange, response: Response) -> Outcome:
         protocol=req.environ.get("SERVER_PROTOCOL"),
         error_type=exchange.error_type,
         calls=exchange.calls,
+        websocket=exchange.websocket,
     )
 
 

@@ -10,18 +10,25 @@ sent them. It also undoes three artefacts: SERVER_PROTOCOL "HTTP/2.0" becomes
 `wsgi.url_scheme` is the transport's, as over HTTP/1.1: `:scheme` is shown, never
 trusted (X-Forwarded-Proto is trusted only through ECHO_TRUSTED_PROXY_HOPS).
 
-Sessions: `environ[STOPPING]` is an Event set when the worker is told to stop
-(SIGTERM), so a long session (a WebSocket) can close itself within the grace period.
+Sessions: on HTTP/1.1, `environ[UPGRADE]` sends `101 Switching Protocols` through
+gunicorn's own response writer and hands the view the connection, which gunicorn
+closes once the view returns (the view runs the whole session, so its exchange and
+span last as long). `environ[STOPPING]` is an Event set when the worker is told to
+stop (SIGTERM), so a session can close itself within the grace period.
 No Flask here: gunicorn's master loads the worker.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 from typing import Any
 
+from gunicorn.http.wsgi import Response
+
 HTTP2 = "echoscope.http2"
 STOPPING = "echoscope.stopping"
+UPGRADE = "echoscope.upgrade"
 
 
 class ProtocolFacts:
@@ -66,7 +73,28 @@ class ServerEnviron:
         facts: Http2Facts | None = getattr(self._serving, "http2", None)
         if facts is not None:
             facts.complete(environ)
+        # gunicorn passes its response's bound start_response; an HTTP/2 one (a subclass)
+        # writes a stream of a shared connection, which is nobody's to take over.
+        response = getattr(start_response, "__self__", None)
+        if type(response) is Response:
+            environ[UPGRADE] = Switch(response)
         return self.app(environ, start_response)
+
+
+class Switch:
+    """`switch(headers)`: send `101 Switching Protocols` now and get the connection's socket."""
+
+    def __init__(self, response: Response) -> None:
+        self._response = response
+
+    def __call__(self, headers: list[tuple[str, str]]) -> socket.socket:
+        response = self._response
+        response.start_response("101 Switching Protocols", headers)
+        response.send_headers()  # gunicorn's head: its Server, Date and Connection: upgrade
+        response.force_close()  # once the view returns, the connection is over
+        response.status = None  # the app's own start_response (the same 101) follows
+        sock: socket.socket = response.sock
+        return sock
 
 
 class Http2Facts:

@@ -67,7 +67,6 @@ class Settings:
     traces_sampler: str = "parentbased_always_on"
     traces_sampler_arg: float = 1.0
     propagators: tuple[str, ...] = ("gcp_trace", "tracecontext", "baggage")
-    semconv_opt_in: str = "http"
     metadata_host: str = "metadata.google.internal"
     unsafe_content_types: bool = False
     redirect_hosts: frozenset[str] = frozenset()
@@ -125,7 +124,6 @@ class Settings:
             propagators=reader.get(
                 "OTEL_PROPAGATORS", "gcp_trace,tracecontext,baggage", _propagator_list
             ),
-            semconv_opt_in=reader.get("OTEL_SEMCONV_STABILITY_OPT_IN", "http", _non_empty),
             metadata_host=reader.get("GCE_METADATA_HOST", "metadata.google.internal", _non_empty),
             unsafe_content_types=reader.get("ECHO_UNSAFE_CONTENT_TYPES", "false", _boolean),
             redirect_hosts=reader.get("ECHO_REDIRECT_HOSTS", "", _name_set, True),

@@ -71,7 +71,7 @@ class _WebSocketEcho:
         with self._sessions.slot():
             sock = switch(headers)
             stopping: threading.Event | None = request.environ.get(environ.STOPPING)
-            current.websocket = Session(sock, limits, stopping).run(first)
+            current.note_session(Session(sock, limits, stopping).run(first))
         return _switched(headers)
 
 

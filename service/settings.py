@@ -141,9 +141,7 @@ class Settings:
             otlp_traces_protocol=reader.get(
                 "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", otlp_protocol, _choice(_OTLP_PROTOCOLS)
             ),
-            log_echo_body=reader.get(
-                "ECHO_LOG_ECHO_BODY", "reference", _choice(_ECHO_BODY_LOGGING)
-            ),
+            log_echo_body=reader.get("ECHO_LOG_ECHO_BODY", "reference", _ECHO_BODY_CHOICE),
             **_protocol_settings(reader),
         )._checked()
 
@@ -224,6 +222,9 @@ def _choice(options: tuple[str, ...], upper: bool = False) -> Callable[[str], st
         return value
 
     return parse
+
+
+_ECHO_BODY_CHOICE = _choice(_ECHO_BODY_LOGGING)
 
 
 def _boolean(raw: str) -> bool:

@@ -113,17 +113,21 @@ def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instrumen
             registry=registry,
             buckets=DURATION_BUCKETS,
         ),
-        websocket_messages=Counter(
-            "echoscope_websocket_messages",
-            "WebSocket messages of /websocket/echo, by direction (received, sent).",
-            ("direction",),
-            registry=registry,
-        ),
+        websocket_messages=_websocket_messages(registry),
     )
     instruments.build_info.labels(
         identity.version, identity.python_version, identity.revision or ""
     ).set(1)
     return instruments
+
+
+def _websocket_messages(registry: CollectorRegistry) -> Counter:
+    return Counter(
+        "echoscope_websocket_messages",
+        "WebSocket messages of /websocket/echo, by direction (received, sent).",
+        ("direction",),
+        registry=registry,
+    )
 
 
 def init_app(app: Flask, settings: Settings, identity: Identity) -> None:

@@ -31,9 +31,9 @@ from opentelemetry.sdk.trace.export import (
 
 from service.exchange import pipeline, routing
 from service.exchange.identity import Identity
-from service.exchange.outcome import Outcome, SessionSummary
+from service.exchange.outcome import Outcome
 from service.settings import Settings
-from service.telemetry import credentials, redact
+from service.telemetry import credentials, redact, sessions
 from service.telemetry.cloudtrace import LenientCloudTracePropagator
 
 _PROVIDER = "echoscope.tracer_provider"
@@ -182,39 +182,9 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
         _split_server_address(span, attributes.get("server.address"))
         if outcome.route == routing.UNMATCHED:
             span.update_name(f"{outcome.method} {routing.UNMATCHED}")
-        if outcome.websocket is not None:
-            _add_session(span, outcome.websocket)
+        sessions.add_to_span(span, outcome.websocket)
 
     return finish
-
-
-def _add_session(span: trace.Span, session: SessionSummary) -> None:
-    """A WebSocket session: its counts and close, and each message as an event.
-
-    The events follow OpenTelemetry's RPC `message` event (type, id per direction, size).
-    """
-    span.set_attributes(
-        {
-            "websocket.messages.received": session.messages_received,
-            "websocket.messages.sent": session.messages_sent,
-            "websocket.bytes.received": session.bytes_received,
-            "websocket.bytes.sent": session.bytes_sent,
-            "websocket.close.code": session.close_code or 0,
-            "websocket.close.reason": session.close_reason,
-            "websocket.closed_by": session.closed_by,
-            "websocket.events_dropped": session.events_dropped,
-        }
-    )
-    ids = {"received": 0, "sent": 0}
-    for event in session.events:
-        ids[event.direction] += 1
-        attributes: dict[str, str | int] = {
-            "message.type": event.direction.upper(),
-            "message.id": ids[event.direction],
-            "message.uncompressed_size": event.size,
-            "websocket.frame": event.kind,
-        }
-        span.add_event("message", attributes, timestamp=event.time_ns)
 
 
 def _add_response_attributes(span: trace.Span, outcome: Outcome) -> None:

@@ -26,6 +26,7 @@ from wsproto.events import (
     Pong,
     TextMessage,
 )
+from wsproto.utilities import LocalProtocolError
 
 from service.exchange.outcome import MAX_EVENTS, SessionEvent, SessionSummary
 
@@ -69,6 +70,8 @@ class Session:
                 self._step()
         except OSError:  # reset, or a peer that stopped reading past the deadline
             self._ended = self._ended or (ABNORMAL, "", "connection")
+        except LocalProtocolError:  # wsproto refused to frame something: nothing more is sent
+            self._ended = self._ended or (ABNORMAL, "", "server")
         code, reason, closed_by = self._ended
         return self._tally.summary(code, reason, closed_by)
 

@@ -53,26 +53,26 @@ class _WebSocketEcho:
         self._sessions = _Capacity(settings.threads // 2)  # the other half serve requests
 
     def echo(self) -> Response:
-        _require_http11(request)
-        limits = limits_of(request.args, self._max_body, self._max_seconds)
-        send_record = _flag(request.args, "record")
-        accept = accept_token(request)
-        origin = request.headers.get("Origin")
-        if origin is not None and not self._origin_allowed(origin, request.host):
-            raise Forbidden(f"Origin {origin[:200]!r} may not open a WebSocket here")
-        switch: Switch | None = request.environ.get(environ.UPGRADE)
-        if switch is None:
-            raise exceptions.NotImplemented(
-                "this server cannot hand the connection over to a WebSocket"
-            )
+        limits, send_record, accept = self._checked(request)
+        switch = _switch_of(request)
         current = pipeline.current()
         first = orjson.dumps(current.echo_record(self._max_body)).decode() if send_record else None
         headers = _switching_headers(accept, current)
         with self._sessions.slot():
-            sock = switch(headers)
             stopping: threading.Event | None = request.environ.get(environ.STOPPING)
-            current.note_session(Session(sock, limits, stopping).run(first))
+            current.note_session(Session(switch(headers), limits, stopping).run(first))
         return _switched(headers)
+
+    def _checked(self, req: Request) -> tuple[Limits, bool, str]:
+        """The session's limits, ?record and the accept token; a JSON 4xx for anything amiss."""
+        _require_http11(req)
+        limits = limits_of(req.args, self._max_body, self._max_seconds)
+        send_record = _flag(req.args, "record")
+        accept = accept_token(req)
+        origin = req.headers.get("Origin")
+        if origin is not None and not self._origin_allowed(origin, req.host):
+            raise Forbidden(f"Origin {origin[:200]!r} may not open a WebSocket here")
+        return limits, send_record, accept
 
 
 def limits_of(args: MultiDict[str, str], max_body: int, max_seconds: float) -> Limits:
@@ -104,6 +104,13 @@ def accept_token(req: Request) -> str:
     if not valid:
         raise BadRequest("Sec-WebSocket-Key must be 16 bytes in base64")
     return base64.b64encode(hashlib.sha1(key.encode() + _GUID).digest()).decode()
+
+
+def _switch_of(req: Request) -> Switch:
+    switch: Switch | None = req.environ.get(environ.UPGRADE)
+    if switch is None:  # not gunicorn's worker (a test client), or an HTTP/2 stream
+        raise exceptions.NotImplemented("this server cannot hand the connection over")
+    return switch
 
 
 def _require_http11(req: Request) -> None:

@@ -100,6 +100,8 @@ class Settings:
     logs_exporter: str = "none"
     otlp_logs_protocol: str = "http/protobuf"
     log_echo_body: str = "reference"
+    http2: bool = True
+    websocket_max_seconds: float = 55.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -156,6 +158,7 @@ class Settings:
             logs_url_template=reader.get("ECHO_LOGS_URL_TEMPLATE", "", url_template, True) or None,
             **_otlp_signals(reader, otlp_protocol),
             log_echo_body=reader.get("ECHO_LOG_ECHO_BODY", "reference", choice(_ECHO_BODY_LOGGING)),
+            **_protocols(reader),
         )._checked()
 
     def _checked(self) -> Settings:
@@ -209,3 +212,11 @@ def _otlp_signals(reader: Reader, otlp_protocol: str) -> dict[str, Any]:
         logs_exporter=reader.get("OTEL_LOGS_EXPORTER", "none", choice(_LOGS_EXPORTERS)),
         otlp_logs_protocol=reader.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", otlp_protocol, protocols),
     )
+
+
+def _protocols(reader: Reader) -> dict[str, Any]:
+    """HTTP/2 (h2c on the port) and the WebSocket echo's session length."""
+    return {
+        "http2": reader.get("ECHO_HTTP2", "true", boolean),
+        "websocket_max_seconds": reader.get("ECHO_WEBSOCKET_MAX_SECONDS", "55", float_in(1, 3600)),
+    }

@@ -15,6 +15,7 @@ from flask import Flask, Response, g, request
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import (
     CollectorRegistry,
+    Counter,
     Gauge,
     Histogram,
     disable_created_metrics,
@@ -60,6 +61,7 @@ class Instruments:
     active: Gauge
     build_info: Gauge
     client_duration: Histogram
+    websocket_messages: Counter
     target_info: Gauge
 
 
@@ -117,12 +119,22 @@ def create_instruments(
             registry=registry,
             buckets=DURATION_BUCKETS,
         ),
+        websocket_messages=_websocket_messages(registry),
         target_info=targetinfo.gauge(registry, resource),
     )
     instruments.build_info.labels(
         identity.version, identity.python_version, identity.revision or ""
     ).set(1)
     return instruments
+
+
+def _websocket_messages(registry: CollectorRegistry) -> Counter:
+    return Counter(
+        "echoscope_websocket_messages",
+        "WebSocket messages of /websocket/echo, by direction (received, sent).",
+        ("direction",),
+        registry=registry,
+    )
 
 
 def init_app(app: Flask, settings: Settings, identity: Identity, resource: Resource) -> None:
@@ -206,6 +218,11 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], 
             instruments.client_duration.labels(
                 call.method, call.server_address, port, status, call.error_type
             ).observe(call.duration)
+        if outcome.websocket is not None:
+            instruments.websocket_messages.labels("received").inc(
+                outcome.websocket.messages_received
+            )
+            instruments.websocket_messages.labels("sent").inc(outcome.websocket.messages_sent)
 
     return observe
 

@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace.export import (
 from service.exchange import pipeline, routing
 from service.exchange.outcome import Outcome
 from service.settings import Settings
-from service.telemetry import credentials, otlpexporters, redact
+from service.telemetry import credentials, otlpexporters, redact, sessions
 from service.telemetry.cloudtrace import LenientCloudTracePropagator
 
 _PROVIDER = "echoscope.tracer_provider"
@@ -159,6 +159,7 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
         _split_server_address(span, attributes.get("server.address"))
         if not outcome.route:  # no rule matched: `{METHOD}`, and no http.route
             span.update_name(routing.span_name(outcome.method, outcome.route))
+        sessions.add_to_span(span, outcome.websocket)
 
     return finish
 

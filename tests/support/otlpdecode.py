@@ -87,6 +87,8 @@ class ReceivedSpan:
         self.attributes = attributes(span.attributes)
         self.events = [(event.name, attributes(event.attributes)) for event in span.events]
         self.status_code: int = span.status.code
+        self.start_time_unix_nano: int = span.start_time_unix_nano
+        self.end_time_unix_nano: int = span.end_time_unix_nano
         self.resource = resource
 
 

@@ -77,6 +77,9 @@ PARSED = [
     ("OTEL_METRIC_EXPORT_TIMEOUT", "2000", "metric_export_timeout_millis", 2000),
     ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "HTTP/JSON", "otlp_traces_protocol", "http/json"),
     ("ECHO_LOG_ECHO_BODY", "copy", "log_echo_body", "copy"),
+    ("ECHO_HTTP2", "false", "http2", False),
+    ("ECHO_HTTP2", "on", "http2", True),
+    ("ECHO_WEBSOCKET_MAX_SECONDS", "30.5", "websocket_max_seconds", 30.5),
 ]  # fmt: skip
 
 BAD = [
@@ -127,6 +130,10 @@ BAD = [
     ("OTEL_METRIC_EXPORT_TIMEOUT", "0"),
     ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/xml"),
     ("ECHO_LOG_ECHO_BODY", "none"),
+    ("ECHO_HTTP2", "h2c"),
+    ("ECHO_WEBSOCKET_MAX_SECONDS", "0"),
+    ("ECHO_WEBSOCKET_MAX_SECONDS", "3601"),
+    ("ECHO_WEBSOCKET_MAX_SECONDS", "forever"),
 ]
 
 
@@ -180,6 +187,7 @@ def test_defaults_are_those_of_the_spec() -> None:
         500,
         None,
     )
+    assert (settings.http2, settings.websocket_max_seconds) == (True, 55)
 
 
 @pytest.mark.parametrize(("variable", "raw", "field", "expected"), PARSED)

@@ -62,12 +62,9 @@ class Instruments:
     build_info: Gauge
     client_duration: Histogram
     websocket_messages: Counter
-    target_info: Gauge
 
 
-def create_instruments(
-    identity: Identity, multiprocess_mode: bool, resource: Resource | None = None
-) -> Instruments:
+def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instruments:
     """Create every metric (the README's metric table) in a fresh registry."""
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created: noise here
     registry = CollectorRegistry()
@@ -120,7 +117,6 @@ def create_instruments(
             buckets=DURATION_BUCKETS,
         ),
         websocket_messages=_websocket_messages(registry),
-        target_info=targetinfo.gauge(registry, resource),
     )
     instruments.build_info.labels(
         identity.version, identity.python_version, identity.revision or ""
@@ -139,7 +135,8 @@ def _websocket_messages(registry: CollectorRegistry) -> Counter:
 
 def init_app(app: Flask, settings: Settings, identity: Identity, resource: Resource) -> None:
     """Time every request and serve /metrics (Prometheus text, or OpenMetrics on request)."""
-    instruments = create_instruments(identity, settings.multiprocess, resource)
+    instruments = create_instruments(identity, settings.multiprocess)
+    targetinfo.gauge(instruments.registry, resource)
     app.extensions["echoscope.metrics"] = instruments
     routing.add_strict_rule(
         app,

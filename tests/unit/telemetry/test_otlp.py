@@ -18,7 +18,7 @@ from service.exchange import routing
 from service.exchange.outcome import Outcome
 from service.server import logconfig
 from service.settings import Settings
-from service.telemetry import otlplogs, otlpmetrics
+from service.telemetry import otlpexporters, otlplogs, otlpmetrics
 from tests.support.constants import TRACE_ID, TRACEPARENT
 from tests.unit.conftest import Echo, build
 
@@ -28,13 +28,14 @@ DURATION = "http.server.request.duration"
 
 @pytest.fixture
 def reader(monkeypatch: pytest.MonkeyPatch) -> InMemoryMetricReader:
-    """The app's MeterProvider reads into memory instead of exporting."""
+    """The app's MeterProvider reads into memory, its log records stay in memory: no network."""
     reader = InMemoryMetricReader()
 
     def in_memory(settings: Settings, resource: Resource) -> MeterProvider:
         return MeterProvider(metric_readers=[reader], resource=resource)
 
     monkeypatch.setattr(otlpmetrics, "create_provider", in_memory)
+    monkeypatch.setattr(otlpexporters, "log_exporter", lambda protocol: InMemoryLogRecordExporter())
     return reader
 
 

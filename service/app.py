@@ -25,6 +25,7 @@ from service import (
     tracing,
 )
 from service.httpbin import (
+    about,
     auth,
     caching,
     cookies,
@@ -62,6 +63,7 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     inspector.init_app(app, settings)
     echo.init_app(app, settings)
     inspection.init_app(app, settings)
+    about.init_app(app, settings)
     wire.init_app(app, settings)
     cookies.init_app(app, settings)
     auth.init_app(app, settings)

@@ -135,6 +135,7 @@ def _server_info(identity: Identity) -> dict[str, Any]:
         "version": identity.version,
         "revision": identity.revision,
         "instance": identity.instance,
+        "env": dict(identity.env),
     }
 
 

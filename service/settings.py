@@ -32,6 +32,9 @@ URL_TEMPLATE_FIELDS = frozenset({"trace_id", "span_id", "uuid", "project"})
 _PROPAGATORS = ("gcp_trace", "tracecontext", "baggage", "none")  # the installed ones
 _OTLP_PROTOCOLS = ("http/protobuf", "http/json")  # OTLP over HTTP; no gRPC exporter installed
 _ECHO_BODY_LOGGING = ("reference", "copy")
+ENV_PREFIX = "ECHO_ENV_"  # the only variables /env and the record's `server` ever show
+_MAX_ENV_VARS = 64
+_MAX_ENV_VALUE = 1024
 
 
 class SettingsError(ValueError):
@@ -83,6 +86,7 @@ class Settings:
     logs_url_template: str | None = None
     otlp_traces_protocol: str = "http/protobuf"
     log_echo_body: str = "reference"
+    env_vars: tuple[tuple[str, str], ...] = ()  # the ECHO_ENV_* variables, sorted by name
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -144,6 +148,7 @@ class Settings:
             log_echo_body=reader.get(
                 "ECHO_LOG_ECHO_BODY", "reference", _choice(_ECHO_BODY_LOGGING)
             ),
+            env_vars=_env_vars(environ),
         )._checked()
 
     def _checked(self) -> Settings:
@@ -180,6 +185,23 @@ class _Reader:
     def optional(self, name: str) -> str | None:
         value = self._environ.get(name, "").strip()
         return value or None
+
+
+def _env_vars(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The ECHO_ENV_* variables (go-httpbin's HTTPBIN_ENV_), bounded: they go on every record."""
+    found = sorted(
+        (k, v) for k, v in environ.items() if k.startswith(ENV_PREFIX) and k != ENV_PREFIX
+    )
+    if len(found) > _MAX_ENV_VARS:
+        raise SettingsError(
+            f"too many {ENV_PREFIX}* variables: {len(found)} (at most {_MAX_ENV_VARS})"
+        )
+    for name, value in found:
+        if len(value) > _MAX_ENV_VALUE:
+            raise SettingsError(
+                f"invalid {name}={value[:32]!r}…: at most {_MAX_ENV_VALUE} characters"
+            )
+    return tuple(found)
 
 
 def _int_in(low: int, high: int) -> Callable[[str], int]:

@@ -250,3 +250,18 @@ def test_an_accepted_propagator_can_be_built(name: str) -> None:
         assert "OTEL_PROPAGATORS" in str(error)
         return
     assert tracing.create_propagator(settings.propagators) is not None
+
+
+def test_env_vars_are_the_echo_env_prefix_only_sorted() -> None:
+    settings = Settings.from_env(
+        {"ECHO_ENV_B": "2", "ECHO_ENV_A": "", "ECHO_ENV_": "x", "ECHO_ENVX": "y", "PATH": "/bin"}
+    )
+    assert settings.env_vars == (("ECHO_ENV_A", ""), ("ECHO_ENV_B", "2"))
+    assert Settings.from_env({}).env_vars == ()
+
+
+def test_env_vars_are_bounded() -> None:
+    with pytest.raises(SettingsError, match="ECHO_ENV_BIG"):
+        Settings.from_env({"ECHO_ENV_BIG": "x" * 1025})
+    with pytest.raises(SettingsError, match="too many ECHO_ENV_"):
+        Settings.from_env({f"ECHO_ENV_{i}": "v" for i in range(65)})

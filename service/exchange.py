@@ -52,6 +52,7 @@ class Outcome:
     protocol: str | None
     error_type: str  # "" unless an unhandled exception ended the request
     calls: tuple[Call, ...] = ()  # the downstream calls /call made
+    written_by_caller: bool = False  # the body is the caller's x-set-response-body
 
 
 @dataclasses.dataclass(slots=True)
@@ -80,6 +81,10 @@ class Exchange:
 
 class RecordResponse(Response):
     """A response whose body is the echo record (logged as the redacted record)."""
+
+
+class WrittenResponse(Response):
+    """A response whose body the caller wrote (x-set-response-body), not the record."""
 
 
 Finisher = Callable[[Outcome], None]
@@ -207,6 +212,7 @@ def _outcome(exchange: Exchange, response: Response) -> Outcome:
         protocol=req.environ.get("SERVER_PROTOCOL"),
         error_type=exchange.error_type,
         calls=exchange.calls,
+        written_by_caller=isinstance(response, WrittenResponse),
     )
 
 

@@ -44,7 +44,7 @@ HTTPBIN_EXAMPLES = 3  # per httpbin operation: about 70 operations, about 210 re
 # document cannot know) is a 400.
 FAILS_ON_PURPOSE = {"/unstable"}
 BOUNDED_BY_A_SETTING = {"/delay/{seconds}"}
-JSON_LINES = {"/stream/{n}"}  # psf/httpbin's application/json, one document per line
+JSON_LINES = {"/stream/{n}", "/jsonl"}  # one document per line (psf/httpbin's application/json)
 
 
 def validator(component: str) -> jsonschema_rs.Validator:
@@ -386,11 +386,10 @@ def _check(case: Any, response: Any) -> None:
         validator("Error").validate(json.loads(response.content))
         return
     if case.operation.path in JSON_LINES and response.status_code == 200:
-        line = jsonschema_rs.validator_for(
-            DOCUMENT["paths"][case.operation.path]["get"]["responses"]["200"]["content"][
-                "application/json"
-            ]["schema"]
-        )
+        (content,) = DOCUMENT["paths"][case.operation.path]["get"]["responses"]["200"][
+            "content"
+        ].values()
+        line = jsonschema_rs.validator_for(content["schema"])
         for text in response.content.splitlines():
             line.validate(json.loads(text))
         return

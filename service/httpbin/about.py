@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask, Response
 
 from service import __version__
+from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import shape
-from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from werkzeug.exceptions import BadRequest
 
+from service.echo.locations import is_allowed
+from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import params, shape
-from service.locations import is_allowed
-from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 _REDIRECT_TO_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "TRACE")

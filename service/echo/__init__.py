@@ -1,0 +1,4 @@
+"""The echo: the record of a request (bodies, controls, media types, CORS) and the echo routes.
+
+May import: service.exchange, service.telemetry and service.cloud.
+"""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os.path
 import string
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -32,6 +33,7 @@ URL_TEMPLATE_FIELDS = frozenset({"trace_id", "span_id", "uuid", "project"})
 _PROPAGATORS = ("gcp_trace", "tracecontext", "baggage", "none")  # the installed ones
 _OTLP_PROTOCOLS = ("http/protobuf", "http/json")  # OTLP over HTTP; no gRPC exporter installed
 _ECHO_BODY_LOGGING = ("reference", "copy")
+_CLIENT_CERT_MODES = ("none", "optional", "require")
 ENV_PREFIX = "ECHO_ENV_"  # the only variables /env and the record's `server` ever show
 _MAX_ENV_VARS = 64
 _MAX_ENV_VALUE = 1024
@@ -87,6 +89,10 @@ class Settings:
     otlp_traces_protocol: str = "http/protobuf"
     log_echo_body: str = "reference"
     env_vars: tuple[tuple[str, str], ...] = ()  # the ECHO_ENV_* variables, sorted by name
+    tls_cert_file: str | None = None  # with tls_key_file: HTTPS (ALPN) on the port
+    tls_key_file: str | None = None
+    tls_client_cert: str = "none"  # optional / require: ask for a client certificate
+    tls_client_ca_file: str | None = None  # what a client certificate must chain to
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -148,17 +154,22 @@ class Settings:
             log_echo_body=reader.get(
                 "ECHO_LOG_ECHO_BODY", "reference", _choice(_ECHO_BODY_LOGGING)
             ),
-            env_vars=_env_vars(environ),
-        )._checked()
+        )._checked(_served(reader, environ))
 
-    def _checked(self) -> Settings:
+    @property
+    def tls(self) -> bool:
+        """True when echoscope serves HTTPS on its port (ECHO_TLS_CERT_FILE and _KEY_FILE)."""
+        return self.tls_cert_file is not None
+
+    def _checked(self, served: dict[str, object]) -> Settings:
+        """These settings with what `_served` read, checked across variables."""
         # The inspector's token arrives in Authorization: a log line must never hold it.
         if self.inspect_token and "authorization" not in self.redact_headers:
             raise SettingsError(
                 f"invalid ECHO_REDACT_HEADERS={','.join(sorted(self.redact_headers))!r}: "
                 "must include authorization while ECHO_INSPECT_TOKEN is set"
             )
-        return self
+        return dataclasses.replace(self, **served)  # type: ignore[arg-type]
 
     @property
     def multiprocess(self) -> bool:
@@ -185,6 +196,38 @@ class _Reader:
     def optional(self, name: str) -> str | None:
         value = self._environ.get(name, "").strip()
         return value or None
+
+
+def _served(reader: _Reader, environ: Mapping[str, str]) -> dict[str, object]:
+    """What is served and shown: the ECHO_ENV_* variables and the optional TLS listener."""
+    cert, key = (
+        reader.get("ECHO_TLS_CERT_FILE", "", _file_or_empty, True),
+        reader.get("ECHO_TLS_KEY_FILE", "", _file_or_empty, True),
+    )
+    if bool(cert) != bool(key):
+        raise SettingsError(
+            f"invalid ECHO_TLS_CERT_FILE={cert!r}, ECHO_TLS_KEY_FILE={key!r}: set both or neither"
+        )
+    client = reader.get("ECHO_TLS_CLIENT_CERT", "none", _choice(_CLIENT_CERT_MODES))
+    ca = reader.get("ECHO_TLS_CLIENT_CA_FILE", "", _file_or_empty, True)
+    if client != "none" and not (cert and ca):
+        raise SettingsError(
+            f"invalid ECHO_TLS_CLIENT_CERT={client!r}: needs ECHO_TLS_CERT_FILE, "
+            "ECHO_TLS_KEY_FILE and ECHO_TLS_CLIENT_CA_FILE"
+        )
+    return {
+        "env_vars": _env_vars(environ),
+        "tls_cert_file": cert or None,
+        "tls_key_file": key or None,
+        "tls_client_cert": client,
+        "tls_client_ca_file": ca or None,
+    }
+
+
+def _file_or_empty(raw: str) -> str:
+    if raw and not os.path.isfile(raw):
+        raise ValueError("no such file")
+    return raw
 
 
 def _env_vars(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:

@@ -122,9 +122,8 @@ def test_refused_headers_are_a_json_400_naming_them(
         assert response.status_code == 400, header
         assert response.headers["Content-Type"] == "application/json"
         assert named in response.json()["detail"]
-        assert header.split(":")[0] not in response.headers or header.startswith(
-            ("X-Request", "X-Content", "traceresponse")
-        )
+        name, _, value = header.partition(":")
+        assert response.headers.get(name) != value.strip()  # never sent as written
 
 
 def test_allowed_redirects(inspected: Server) -> None:
@@ -135,10 +134,12 @@ def test_allowed_redirects(inspected: Server) -> None:
 
 
 def test_the_body_is_bounded_and_base64_checked(inspected: Server) -> None:
-    assert _get(inspected, "/", headers={BODY: "a" * 8192}).content == b"a" * 8192
-    too_big = _get(inspected, "/", headers={BODY: "a" * 8193})
-    assert too_big.status_code == 400 and "8192" in too_big.json()["detail"]
-    encoded = base64.b64encode(b"z" * 8193).decode()
+    assert _get(inspected, "/", headers={BODY: "a" * 4096}).content == b"a" * 4096
+    too_big = _get(inspected, "/", headers={BODY: "a" * 4097})
+    assert too_big.status_code == 400 and "4096" in too_big.json()["detail"]
+    exact = base64.b64encode(b"z" * 4096).decode()
+    assert _get(inspected, "/", headers={BODY: "base64:" + exact}).content == b"z" * 4096
+    encoded = base64.b64encode(b"z" * 4097).decode()
     assert _get(inspected, "/", headers={BODY: "base64:" + encoded}).status_code == 400
     bad = _get(inspected, "/", params={BODY: "base64:not base64!"})
     assert bad.status_code == 400 and BODY in bad.json()["detail"]

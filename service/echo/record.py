@@ -9,7 +9,7 @@ from flask import Request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from service.echo import body
+from service.echo import body, clientcert
 from service.exchange.outcome import FileInfo, Record
 from service.exchange.traceids import TraceIds
 from service.telemetry import credentials, tracecontext
@@ -119,6 +119,7 @@ def _record(
         # Propagation forensics and who called: computed by their own modules.
         "trace_context": tracecontext.describe(headers, trace),
         "auth": credentials.describe(headers),
+        "client_cert": clientcert.describe(req.environ, headers),
     }
     if json_error is not None:
         record["json_error"] = json_error

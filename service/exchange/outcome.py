@@ -50,6 +50,7 @@ class Record(TypedDict):
     server: dict[str, Any]
     trace_context: dict[str, Any]
     auth: dict[str, Any] | None
+    client_cert: dict[str, Any] | None
     json_error: NotRequired[str]
     form_error: NotRequired[str]
     content_encoding: NotRequired[str]

@@ -53,7 +53,8 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     errors.init_app(app, settings)
     health.init_app(app, settings)
     openapi.init_app(app, settings)
-    inspector_routes.init_app(app, settings, facts)
+    outbound = calls_routes.outbound_of(app, settings)  # one client: /call's and the replay's
+    inspector_routes.init_app(app, settings, facts, outbound)
     echo_routes.init_app(app, settings)
     inspection.init_app(app, settings)
     about.init_app(app, settings)
@@ -69,7 +70,7 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     reflect.init_app(app, settings)
     dynamic.init_app(app, settings)
     streams.init_app(app, settings)
-    calls_routes.init_app(app, settings)
+    calls_routes.init_app(app, settings, outbound)
     if settings.trusted_proxy_hops:
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -14,9 +14,10 @@ from typing import IO, Any
 import orjson
 from flask import Request
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.formparser import FormDataParser
 
+from service.exchange import errors
 from service.exchange.outcome import FileInfo
 
 _JSON_ERROR_CHARS = 200
@@ -174,13 +175,13 @@ def _inflate(raw: bytes, wbits: int, max_bytes: int) -> bytes:
     while pending:
         out += inflater.decompress(pending, _INFLATE_CHUNK)
         if len(out) > max_bytes:
-            raise RequestEntityTooLarge(f"The decoded body is larger than {max_bytes} bytes.")
+            raise errors.too_large(max_bytes, "decoded body")
         pending = inflater.unconsumed_tail
         if inflater.eof:
             break
     out += inflater.flush(max_bytes + 1 - len(out))
     if len(out) > max_bytes:
-        raise RequestEntityTooLarge(f"The decoded body is larger than {max_bytes} bytes.")
+        raise errors.too_large(max_bytes, "decoded body")
     if not inflater.eof:
         raise zlib.error("the compressed stream ends early")
     return bytes(out)

@@ -17,7 +17,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from service.echo import forwardedcert
+from service.echo import certvalues, forwardedcert
 
 # ProxyFix keeps the original environ here: the request came through trusted hops.
 _TRUSTED_PROXY = "werkzeug.proxy_fix.orig"
@@ -57,8 +57,8 @@ def from_der(der: bytes, source: str, verified_by: str | None) -> ClientCert:
             "issuer": cert.issuer.rfc4514_string(),
             "sans": _sans(cert),
             "serial": f"{cert.serial_number:x}",
-            "not_before": forwardedcert.timestamp(cert.not_valid_before_utc.timestamp()),
-            "not_after": forwardedcert.timestamp(cert.not_valid_after_utc.timestamp()),
+            "not_before": certvalues.timestamp(cert.not_valid_before_utc.timestamp()),
+            "not_after": certvalues.timestamp(cert.not_valid_after_utc.timestamp()),
             "sha256": cert.fingerprint(hashes.SHA256()).hex(),
         }
     except ValueError as error:  # cryptography's answer to every malformed certificate

@@ -48,6 +48,19 @@ def describe(environ: Mapping[str, Any], headers: Mapping[str, str]) -> ClientCe
     return bounded({"source": forwarded.source, **said})
 
 
+def tls_of(environ: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The record's `tls`: the version, cipher and ALPN protocol of a TLS connection."""
+    sock = environ.get("gunicorn.socket")
+    if not isinstance(sock, ssl.SSLSocket):
+        return None
+    cipher = sock.cipher()
+    return {
+        "version": sock.version(),
+        "cipher": cipher[0] if cipher else None,
+        "alpn": sock.selected_alpn_protocol(),
+    }
+
+
 def from_der(der: bytes, source: str, verified_by: str | None) -> ClientCert:
     """The fields of a DER certificate; an `error` (and nulls) when it does not parse."""
     try:

@@ -124,6 +124,9 @@ def _record(
     }
     if json_error is not None:
         record["json_error"] = json_error
+    tls = clientcert.tls_of(req.environ)
+    if tls is not None:
+        record["tls"] = tls
     return record
 
 

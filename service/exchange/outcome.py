@@ -51,6 +51,7 @@ class Record(TypedDict):
     trace_context: dict[str, Any]
     auth: dict[str, Any] | None
     client_cert: dict[str, Any] | None
+    tls: NotRequired[dict[str, Any]]
     json_error: NotRequired[str]
     form_error: NotRequired[str]
     content_encoding: NotRequired[str]

@@ -17,6 +17,8 @@ import orjson
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
+from service.server import tls
+
 _STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) ([^\r\n]*)\r\n")
 _MESSAGE = re.compile(rb"</h1>\s*(.*?)\s*</body>", re.DOTALL)
 
@@ -25,6 +27,13 @@ class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]
     """gunicorn's threaded worker, answering its own refusals with JSON."""
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        if tls.is_plain_http(exc):
+            self.log.warning("Plain HTTP on the TLS port from ip=%s: answered 400", addr[0])
+            try:
+                tls.refuse_plain_http(client)
+            except OSError:
+                self.log.debug("Failed to send error message.")
+            return
         page = _CapturedSocket(client)
         super().handle_error(req, page, addr, exc)
         if page.data:

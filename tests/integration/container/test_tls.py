@@ -13,13 +13,14 @@ import ssl
 import subprocess
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
 import requests
 
 from tests.integration.conftest import MakeServer
 from tests.support import raw
 from tests.support.certs import issue, make_ca
-from tests.support.server import Server
+from tests.support.server import ROOT, Server
 
 CA = make_ca()
 OTHER_CA = make_ca("some other CA")
@@ -66,12 +67,19 @@ def test_https_with_the_test_ca(https: Server, files: dict[str, str]) -> None:
     assert record["tls"]["version"] in ("TLSv1.2", "TLSv1.3") and record["tls"]["cipher"]
     assert record["tls"]["alpn"] == "http/1.1"
     assert record["client_cert"] is None  # optional, and none was sent
+    _valid_record(record)
     line = https.line_for(response.headers["X-Request-Id"])
     assert line["request"]["scheme"] == "https" and line["httpRequest"]["requestUrl"].startswith(
         "https://"
     )
     metrics = requests.get(f"{https.url}/metrics", verify=files["ca"], timeout=5).text
     assert 'url_scheme="https"' in metrics
+
+
+def _valid_record(record: dict[str, object]) -> None:
+    document = json.loads((ROOT / "service" / "echo" / "openapi.json").read_text())
+    schema = {"$ref": "#/components/schemas/EchoRecord", "components": document["components"]}
+    jsonschema_rs.validator_for(schema).validate(record)
 
 
 def test_alpn_as_curl_negotiates_it(https: Server, files: dict[str, str]) -> None:
@@ -92,6 +100,7 @@ def test_a_client_certificate_is_echoed(https: Server, files: dict[str, str]) ->
         timeout=5,
     )
     found = response.json()["client_cert"]
+    _valid_record(response.json())
     assert found == {
         "source": "tls",
         "subject": "CN=payments-client,O=echoscope tests",

@@ -56,6 +56,8 @@ class Reply:
 
 def read(req: Request, unsafe_types: bool, redirect_hosts: frozenset[str]) -> Reply | None:
     """The reply the caller wrote, None when it wrote none; a 400 naming what is wrong."""
+    if not _asked(req.environ):
+        return None  # the common case, decided without parsing the query or the headers
     body, from_query = _body_control(req)
     raw_headers = req.args.getlist(HEADER) or req.headers.getlist(HEADER)
     if body is None and not raw_headers:
@@ -130,6 +132,16 @@ def decode_body(raw: str, from_query: bool) -> tuple[bytes, bool]:
     if len(content) > MAX_BODY_BYTES:
         raise BadRequest(f"{BODY}: {len(content)} bytes, at most {MAX_BODY_BYTES}")
     return content, is_text
+
+
+def _asked(environ: dict[str, object]) -> bool:
+    query = str(environ.get("QUERY_STRING", "")).lower()
+    return (
+        "x-set-response-" in query
+        or "%" in query  # a percent-encoded name: let werkzeug decode it
+        or "HTTP_X_SET_RESPONSE_BODY" in environ
+        or "HTTP_X_SET_RESPONSE_HEADER" in environ
+    )
 
 
 def _body_control(req: Request) -> tuple[str | None, bool]:

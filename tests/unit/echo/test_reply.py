@@ -6,6 +6,7 @@ import pytest
 from werkzeug.exceptions import BadRequest
 
 from service.echo import reply
+from tests.unit.conftest import Echo
 
 
 @pytest.mark.parametrize(
@@ -63,3 +64,9 @@ def test_bodies(raw: str, from_query: bool, body: bytes, is_text: bool) -> None:
 def test_bad_or_large_bodies(raw: str) -> None:
     with pytest.raises(BadRequest):
         reply.decode_body(raw, True)
+
+
+def test_a_percent_encoded_control_name_still_counts(echo: Echo) -> None:
+    response = echo.client.get("/anything?x%2Dset-response-body=hi")
+    assert response.data == b"hi"
+    assert echo.client.get("/anything?x=%41").json["args"] == {"x": "A"}

@@ -20,7 +20,8 @@ import requests
 
 from tests.integration.conftest import MakeServer
 from tests.support import har
-from tests.support.listener import Listener
+from tests.support.listener import Listener, redirect_answer, slow_answer
+from tests.support.redisserver import RedisServer
 from tests.support.server import Server
 
 TOKEN = "workbench-token-77c1"
@@ -304,8 +305,19 @@ def test_a_bad_format_is_a_400(bench: Server) -> None:
         assert response.status_code == 400 and "format" in response.json()["detail"]
 
 
-def test_clearing_the_history(make_server: MakeServer) -> None:
-    server = make_server({"ECHO_INSPECT_TOKEN": TOKEN}, workers=2)
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    running = RedisServer()
+    yield running.url
+    running.stop()
+
+
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+def test_clearing_the_history(make_server: MakeServer, redis_url: str, store: str) -> None:
+    env = {"ECHO_INSPECT_TOKEN": TOKEN}
+    if store == "redis":
+        env["ECHO_HISTORY_URL"] = redis_url
+    server = make_server(env, workers=2)
     kept = _send(server, uuids.uuid4().hex, data="{}")
     cleared = requests.delete(f"{server.url}/_echoscope/exchanges", headers=AUTH, timeout=5)
     assert cleared.status_code == 200 and cleared.json() == {"cleared": True}
@@ -314,3 +326,29 @@ def test_clearing_the_history(make_server: MakeServer) -> None:
     later = _send(server, uuids.uuid4().hex, data="{}")  # the history goes on
     listed = requests.get(f"{server.url}/_echoscope/exchanges", headers=AUTH, timeout=5).json()
     assert [entry["uuid"] for entry in listed["exchanges"]] == [later]
+
+
+def test_replay_follows_no_redirect_and_times_out(bench: Server, allowed: Listener) -> None:
+    original_id = _send(bench, uuids.uuid4().hex, data="{}")
+
+    def replay() -> dict[str, Any]:
+        response = requests.post(
+            f"{bench.url}/_echoscope/exchanges/{original_id}/replay",
+            json={"url": f"{allowed.url}/hooks/moved"},
+            headers=AUTH,
+            timeout=10,
+        )
+        assert response.status_code == 200
+        call: dict[str, Any] = response.json()["call"]
+        return call
+
+    answer = allowed.answer
+    try:
+        allowed.answer = redirect_answer("http://127.0.0.1:9/elsewhere")
+        moved = replay()
+        assert moved["status"] == 302 and "not followed" in moved["error"]
+        allowed.answer = slow_answer(5)
+        late = replay()
+        assert late["status"] is None and late["error"].startswith("timeout")
+    finally:
+        allowed.answer = answer

@@ -155,17 +155,17 @@ class Settings:
                 "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", otlp_protocol, choice(_OTLP_PROTOCOLS)
             ),
             log_echo_body=reader.get("ECHO_LOG_ECHO_BODY", "reference", choice(_ECHO_BODY_LOGGING)),
-        )._checked(served(reader, environ))
+            **served(reader, environ),
+        )._checked()
 
-    def _checked(self, served: dict[str, object]) -> Settings:
-        """These settings with what `served` read, checked across variables."""
+    def _checked(self) -> Settings:
         # The inspector's token arrives in Authorization: a log line must never hold it.
         if self.inspect_token and "authorization" not in self.redact_headers:
             raise SettingsError(
                 f"invalid ECHO_REDACT_HEADERS={','.join(sorted(self.redact_headers))!r}: "
                 "must include authorization while ECHO_INSPECT_TOKEN is set"
             )
-        return dataclasses.replace(self, **served)  # type: ignore[arg-type]
+        return self
 
     @property
     def tls(self) -> bool:

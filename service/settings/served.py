@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os.path
 from collections.abc import Mapping
+from typing import Any
 
 from service.settings.parse import Reader, SettingsError, choice
 
@@ -13,7 +14,7 @@ _MAX_ENV_VARS = 64
 _MAX_ENV_VALUE = 1024
 
 
-def served(reader: Reader, environ: Mapping[str, str]) -> dict[str, object]:
+def served(reader: Reader, environ: Mapping[str, str]) -> dict[str, Any]:
     """The Settings fields of this part, checked across variables."""
     cert = reader.get("ECHO_TLS_CERT_FILE", "", file_or_empty, True)
     key = reader.get("ECHO_TLS_KEY_FILE", "", file_or_empty, True)

@@ -84,7 +84,7 @@ def _valid_record(record: dict[str, object]) -> None:
 
 def test_alpn_as_curl_negotiates_it(https: Server, files: dict[str, str]) -> None:
     done = subprocess.run(
-        ["curl", "-sv", "--cacert", files["ca"], f"{https.url}/anything"],
+        ["curl", "-sv", "--http1.1", "--cacert", files["ca"], f"{https.url}/anything"],
         capture_output=True, text=True, timeout=20, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

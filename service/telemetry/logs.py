@@ -55,7 +55,7 @@ def _configure(settings: Settings, stream: Sink) -> Any:
     if settings.log_format == "json":
         factory: Any = structlog.BytesLoggerFactory(stream)  # type: ignore[arg-type]
     else:
-        factory = structlog.WriteLoggerFactory(_TextStream(stream))  # type: ignore[arg-type]
+        factory = structlog.WriteLoggerFactory(logwriter.TextStream(stream))  # type: ignore[arg-type]
     structlog.configure(
         processors=chain,
         wrapper_class=wrapper,
@@ -236,16 +236,3 @@ def _labels(identity: Identity) -> dict[str, str]:
     if identity.revision:
         labels["revision"] = identity.revision
     return labels
-
-
-class _TextStream:
-    """A text view of a byte stream, for the console renderer."""
-
-    def __init__(self, stream: Sink) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> None:
-        self._stream.write(text.encode("utf-8", "replace"))
-
-    def flush(self) -> None:
-        self._stream.flush()

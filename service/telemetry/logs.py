@@ -197,6 +197,8 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
         "headers": logbounds.headers(redacted, cut),
         "body_size": outcome.response_size,
     }
+    if outcome.written_by_caller:
+        part["written_by"] = "caller"  # x-set-response-body: the record is `request`, not sent
     if outcome.body_is_record and settings.log_echo_body == "reference":
         # the body is the record the line logs as `request` (and /call's `calls`, logged too)
         part["body_ref"] = "request, calls" if outcome.calls else "request"

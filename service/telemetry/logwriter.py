@@ -104,23 +104,21 @@ class LineWriter:
         self._stream.flush()  # a buffered stream must not merge two chunks into one write
 
 
-class TextStream:
-    """A text view of a byte stream (a LineWriter or a file), for the console renderer."""
-
-    def __init__(self, stream: IO[bytes] | LineWriter) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> None:
-        """Encode and pass on (what cannot be encoded is replaced)."""
-        self._stream.write(text.encode("utf-8", "replace"))
-
-    def flush(self) -> None:
-        """Flush the byte stream."""
-        self._stream.flush()
-
-
 def _is_pipe(stream: IO[bytes]) -> bool:
     try:
         return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)
     except (OSError, ValueError, AttributeError):  # io.BytesIO and the like have no descriptor
         return False
+
+
+class TextStream:
+    """A text view of a byte stream, for the console renderer."""
+
+    def __init__(self, stream: IO[bytes] | LineWriter) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> None:
+        self._stream.write(text.encode("utf-8", "replace"))
+
+    def flush(self) -> None:
+        self._stream.flush()

@@ -1,12 +1,12 @@
 """The OTLP exporter of each signal, for the protocol its settings name.
 
-`http/protobuf` and `grpc` are the standard exporter packages; `http/json` is
-the SDK's OTLP/HTTP exporter sending the OTLP JSON encoding (otlpjson and
-otlpjsonsignals). Each exporter reads its endpoint, headers, timeout,
-compression, TLS and credential provider from the standard
-OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_* variables
-itself, as the OpenTelemetry SDK defines them. Imports are deferred: a
-protocol nobody uses costs no import (gRPC's is heavy).
+`http/protobuf` and `grpc` are the standard exporter packages, which read their
+endpoint, headers, timeout, compression, TLS and credential provider from the
+standard OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_*
+variables themselves. `http/json` is echoscope's encoding (otlpjson,
+otlpjsonsignals) posted by its own sender (otlphttp) to the destination the
+settings read from the same variables. Imports are deferred: a protocol
+nobody uses costs no import (gRPC's is heavy).
 """
 
 from __future__ import annotations
@@ -15,13 +15,16 @@ from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics.export import MetricExporter
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from service.settings.otlp import OtlpHttp
 
-def span_exporter(protocol: str) -> SpanExporter:
+
+def span_exporter(protocol: str, destination: OtlpHttp) -> SpanExporter:
     """The OTLP span exporter for `protocol` (http/protobuf, http/json or grpc)."""
     if protocol == "http/json":
+        from service.telemetry.otlphttp import JsonSender
         from service.telemetry.otlpjson import OTLPJsonSpanExporter
 
-        return OTLPJsonSpanExporter()
+        return OTLPJsonSpanExporter(JsonSender(destination))
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
             OTLPSpanExporter as GrpcSpanExporter,
@@ -33,12 +36,13 @@ def span_exporter(protocol: str) -> SpanExporter:
     return OTLPSpanExporter()
 
 
-def metric_exporter(protocol: str) -> MetricExporter:
+def metric_exporter(protocol: str, destination: OtlpHttp) -> MetricExporter:
     """The OTLP metric exporter for `protocol` (cumulative, as Prometheus counts)."""
     if protocol == "http/json":
+        from service.telemetry.otlphttp import JsonSender
         from service.telemetry.otlpjsonsignals import OTLPJsonMetricExporter
 
-        return OTLPJsonMetricExporter()
+        return OTLPJsonMetricExporter(JsonSender(destination))
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
             OTLPMetricExporter as GrpcMetricExporter,
@@ -50,12 +54,13 @@ def metric_exporter(protocol: str) -> MetricExporter:
     return OTLPMetricExporter()
 
 
-def log_exporter(protocol: str) -> LogRecordExporter:
+def log_exporter(protocol: str, destination: OtlpHttp) -> LogRecordExporter:
     """The OTLP log record exporter for `protocol`."""
     if protocol == "http/json":
+        from service.telemetry.otlphttp import JsonSender
         from service.telemetry.otlpjsonsignals import OTLPJsonLogExporter
 
-        return OTLPJsonLogExporter()
+        return OTLPJsonLogExporter(JsonSender(destination))
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
             OTLPLogExporter as GrpcLogExporter,

@@ -1,12 +1,11 @@
 """OTLP/HTTP with the JSON encoding for metrics and log records (`..._PROTOCOL=http/json`).
 
-As for spans (service.otlpjson), the SDK's OTLP/HTTP exporters keep their
-role (endpoint, headers, timeout, compression, TLS, retries from the standard
-variables); only the body differs. Log records are written straight to OTLP
-JSON with orjson, one per exchange; metrics, sent once per export interval,
-go through the SDK's own protobuf encoder and protobuf's JSON mapping, with
-the two differences OTLP JSON makes: trace and span ids in hex, enums as
-integers.
+As for spans (otlpjson), echoscope's sender (otlphttp) posts the body to the
+destination the settings read from the standard variables. Log records are
+written straight to OTLP JSON with orjson, one per exchange; metrics, sent
+once per export interval, go through the SDK's own protobuf encoder and
+protobuf's JSON mapping, with the two differences OTLP JSON makes: trace and
+span ids in hex, enums as integers. Metrics are cumulative, as /metrics counts.
 """
 
 from __future__ import annotations
@@ -18,45 +17,57 @@ from typing import Any
 import orjson
 from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
-from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.sdk._logs import ReadableLogRecord
-from opentelemetry.sdk._logs.export import LogRecordExportResult
-from opentelemetry.sdk.metrics.export import MetricExportResult, MetricsData
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from service.telemetry.otlpjson import CONTENT_TYPE, JsonObject, attributes, value
+from service.telemetry.otlphttp import JsonSender
+from service.telemetry.otlpjson import JsonObject, attributes, value
 
 
-class OTLPJsonMetricExporter(OTLPMetricExporter):
-    """The SDK's OTLP/HTTP metric exporter, sending OTLP JSON."""
+class OTLPJsonMetricExporter(MetricExporter):
+    """OTLP/HTTP with the JSON encoding for metrics, posted by echoscope's sender."""
 
-    def __init__(self) -> None:
-        super().__init__(headers={"Content-Type": CONTENT_TYPE})
+    def __init__(self, sender: JsonSender) -> None:
+        super().__init__()  # cumulative temporality, the default aggregations
+        self._sender = sender
 
     def export(
-        self, metrics_data: MetricsData, timeout_millis: float | None = 10_000, **kwargs: Any
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
-        """Encode the metrics as OTLP JSON and send them with the SDK's HTTP client."""
-        if self._shutdown:
-            return MetricExportResult.FAILURE
-        result = self._client.export(encode_metrics_json(metrics_data))
-        return MetricExportResult.SUCCESS if result.success else MetricExportResult.FAILURE
+        """Encode the metrics as OTLP JSON and post them."""
+        ok = self._sender.send(encode_metrics_json(metrics_data))
+        return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        """Nothing is held here."""
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        """No more exports; a retry waiting now gives up."""
+        self._sender.shutdown()
 
 
-class OTLPJsonLogExporter(OTLPLogExporter):
-    """The SDK's OTLP/HTTP log record exporter, sending OTLP JSON encoded with orjson."""
+class OTLPJsonLogExporter(LogRecordExporter):
+    """OTLP/HTTP with the JSON encoding for log records, encoded with orjson."""
 
-    def __init__(self) -> None:
-        super().__init__(headers={"Content-Type": CONTENT_TYPE})
+    def __init__(self, sender: JsonSender) -> None:
+        self._sender = sender
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        """Encode the batch as OTLP JSON and send it with the SDK's HTTP client."""
-        if self._shutdown:
-            return LogRecordExportResult.FAILURE
-        result = self._client.export(encode_logs(batch))
-        return LogRecordExportResult.SUCCESS if result.success else LogRecordExportResult.FAILURE
+        """Encode the batch as OTLP JSON and post it."""
+        ok = self._sender.send(encode_logs(batch))
+        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Nothing is held here."""
+        return True
+
+    def shutdown(self) -> None:
+        """No more exports; a retry waiting now gives up."""
+        self._sender.shutdown()
 
 
 def encode_metrics_json(metrics_data: MetricsData) -> bytes:

@@ -202,7 +202,7 @@ def init_app(app: Flask, settings: Settings, resource: Resource) -> None:
     from service.telemetry import otlpexporters
 
     provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-    exporter = otlpexporters.log_exporter(settings.otlp_logs_protocol)
+    exporter = otlpexporters.log_exporter(settings.otlp_logs_protocol, settings.otlp_http["logs"])
     provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
     app.extensions[_PROVIDER] = provider
     emitter.use(provider)

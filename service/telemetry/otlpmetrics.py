@@ -49,7 +49,9 @@ def init_app(app: Flask, settings: Settings, resource: Resource) -> None:
 def create_provider(settings: Settings, resource: Resource) -> MeterProvider:
     """A MeterProvider exporting over OTLP every OTEL_METRIC_EXPORT_INTERVAL."""
     reader = PeriodicExportingMetricReader(
-        otlpexporters.metric_exporter(settings.otlp_metrics_protocol),
+        otlpexporters.metric_exporter(
+            settings.otlp_metrics_protocol, settings.otlp_http["metrics"]
+        ),
         export_interval_millis=settings.metric_export_interval_millis,
         export_timeout_millis=settings.metric_export_timeout_millis,
     )

@@ -17,9 +17,13 @@ def _servers() -> Iterator[MakeServer]:
     started: list[Server] = []
 
     def make(
-        env: dict[str, str] | None = None, workers: int = 1, app: str = "service.wsgi:app"
+        env: dict[str, str] | None = None,
+        workers: int = 1,
+        ca: str | None = None,
+        client: tuple[str, str] | None = None,
+        app: str = "service.wsgi:app",
     ) -> Server:
-        server = Server(env or {}, workers, app)
+        server = Server(env or {}, workers, ca, client, app)
         started.append(server)  # before waiting: a server that never gets ready is stopped too
         server.wait_ready()
         return server

@@ -35,7 +35,9 @@ def reader(monkeypatch: pytest.MonkeyPatch) -> InMemoryMetricReader:
         return MeterProvider(metric_readers=[reader], resource=resource)
 
     monkeypatch.setattr(otlpmetrics, "create_provider", in_memory)
-    monkeypatch.setattr(otlpexporters, "log_exporter", lambda protocol: InMemoryLogRecordExporter())
+    monkeypatch.setattr(
+        otlpexporters, "log_exporter", lambda protocol, destination: InMemoryLogRecordExporter()
+    )
     return reader
 
 

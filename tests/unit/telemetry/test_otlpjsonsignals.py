@@ -14,6 +14,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricsData
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
+from service.settings.otlp import OtlpHttp
 from service.telemetry import otlpexporters, otlpjsonsignals
 from tests.support.otlpdecode import decode
 
@@ -90,9 +91,11 @@ def test_logs_json_follows_the_otlp_mapping() -> None:
 
 
 def test_each_protocol_has_an_exporter_for_each_signal() -> None:
+    where = OtlpHttp()
     for protocol in ("http/protobuf", "http/json", "grpc"):
-        assert otlpexporters.span_exporter(protocol) is not None
-        assert otlpexporters.metric_exporter(protocol) is not None
-        assert otlpexporters.log_exporter(protocol) is not None
-    assert type(otlpexporters.log_exporter("http/json")).__name__ == "OTLPJsonLogExporter"
-    assert type(otlpexporters.metric_exporter("grpc")).__module__.endswith("grpc.metric_exporter")
+        assert otlpexporters.span_exporter(protocol, where) is not None
+        assert otlpexporters.metric_exporter(protocol, where) is not None
+        assert otlpexporters.log_exporter(protocol, where) is not None
+    assert type(otlpexporters.log_exporter("http/json", where)).__name__ == "OTLPJsonLogExporter"
+    grpc_metrics = otlpexporters.metric_exporter("grpc", where)
+    assert type(grpc_metrics).__module__.endswith("grpc.metric_exporter")

@@ -8,7 +8,7 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
-from service import h1trailers
+from service import h1trailers, worker
 from service.logconfig import logconfig_dict as make_logconfig_dict
 from service.settings import Settings, SettingsError
 
@@ -38,7 +38,10 @@ h1trailers.install()  # /trailers over HTTP/1.1; workers inherit the patch at fo
 bind = f"0.0.0.0:{settings.port}"
 workers = settings.web_concurrency
 threads = settings.threads
-worker_class = "service.worker.JsonErrorWorker"  # gthread, with JSON for its own refusals
+# gthread reading heads and small bodies in its event loop, with JSON for its own refusals
+worker_class = worker.configured(
+    worker.Limits(settings.header_timeout_seconds, settings.body_timeout_seconds)
+)
 timeout = 0  # Cloud Run bounds request time itself; never kill a busy worker
 graceful_timeout = 8  # under Cloud Run's 10 s between SIGTERM and SIGKILL
 keepalive = 5

@@ -75,6 +75,7 @@ class Exchange:
             self.record = record.capture(
                 self.request, self.request_id, self.trace, self.server, max_body_bytes
             )
+            record.check_arrival(self.request, self.record)  # a body cut short: 400 or 408
         return self.record
 
 

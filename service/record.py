@@ -26,13 +26,29 @@ def capture(
     raw = body.read_raw(req)
     if len(raw) > max_body_bytes:
         raise _too_large(max_body_bytes)
+    if not body.arrival(req, raw):  # what did arrive, as it is: nothing parsed out of half a body
+        record = _record(req, request_id, trace, server, raw, MultiDict(), [], len(raw))
+        record["body_complete"] = False
+        return record
     if req.mimetype == "multipart/form-data":
-        return _multipart_record(req, request_id, trace, server, raw)
-    coding = req.headers.get("Content-Encoding", "").strip().lower()
-    if coding in body.ENCODINGS:
-        return _decoded_record(req, request_id, trace, server, raw, coding, max_body_bytes)
-    form = body.read_form(req)
-    return _record(req, request_id, trace, server, raw, form, [], len(raw))
+        record = _multipart_record(req, request_id, trace, server, raw)
+    elif (coding := req.headers.get("Content-Encoding", "").strip().lower()) in body.ENCODINGS:
+        record = _decoded_record(req, request_id, trace, server, raw, coding, max_body_bytes)
+    elif req.mimetype == "application/x-www-form-urlencoded" and (
+        problem := body.form_problem(raw)
+    ):  # said, as multipart's parse errors are, rather than parsed into nonsense keys
+        record = _record(req, request_id, trace, server, raw, MultiDict(), [], len(raw))
+        record["form_error"] = problem
+    else:
+        record = _record(req, request_id, trace, server, raw, body.read_form(req), [], len(raw))
+    record["body_complete"] = True
+    return record
+
+
+def check_arrival(req: Request, record: Record) -> None:
+    """Raise the 400 (408 when it stalled) answering a body cut short; nothing otherwise."""
+    if record.get("body_complete") is False:
+        raise body.refuse_incomplete(req, record["body_size"], record["body_expected_size"])
 
 
 def _multipart_record(
@@ -60,11 +76,16 @@ def _decoded_record(
     """The record of a gzip/deflate body: decoded for reading, its size on the wire kept."""
     decoded, error = body.inflate(raw, coding, max_body_bytes)
     form: MultiDict[str, str] = MultiDict()
+    problem = None
     if decoded is not None and req.mimetype == "application/x-www-form-urlencoded":
-        form = MultiDict(parse_qsl(decoded.decode("utf-8", "replace"), keep_blank_values=True))
+        problem = body.form_problem(decoded)
+        if problem is None:
+            form = MultiDict(parse_qsl(decoded.decode("utf-8"), keep_blank_values=True))
     record = _record(
         req, request_id, trace, server, raw if decoded is None else decoded, form, [], len(raw)
     )
+    if problem is not None:
+        record["form_error"] = problem
     record["content_encoding"] = coding
     if decoded is None:
         record["encoding_error"] = error
@@ -111,6 +132,8 @@ def _record(
         "json": parsed,
         "data_encoding": encoding,
         "body_size": body_size,
+        "body_complete": None,  # set by `capture` once the body is read
+        "body_expected_size": req.content_length,
         "client_ip": req.remote_addr,
         "origin": req.remote_addr,  # httpbin's name for the client's address
         "trace": trace.as_dict() if trace else None,

@@ -83,6 +83,9 @@ class Settings:
     logs_url_template: str | None = None
     otlp_traces_protocol: str = "http/protobuf"
     log_echo_body: str = "reference"
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 15.0
+    faults_enabled: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -144,6 +147,13 @@ class Settings:
             log_echo_body=reader.get(
                 "ECHO_LOG_ECHO_BODY", "reference", _choice(_ECHO_BODY_LOGGING)
             ),
+            header_timeout_seconds=reader.get(
+                "ECHO_HEADER_TIMEOUT_SECONDS", "10", _float_in(0.1, 3600)
+            ),
+            body_timeout_seconds=reader.get(
+                "ECHO_BODY_TIMEOUT_SECONDS", "15", _float_in(0.1, 3600)
+            ),
+            faults_enabled=reader.get("ECHO_FAULTS", "true", _boolean),
         )._checked()
 
     def _checked(self) -> Settings:

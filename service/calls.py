@@ -66,7 +66,7 @@ def _call_view(
         record = current.echo_record(settings.max_body_bytes)
         current.calls = caller[0].run(plan(request, record, caller[1]), hops)
         answer = {**record, "calls": [made.as_dict() for made in current.calls]}
-        return RecordResponse(orjson.dumps(answer), mimetype="application/json")
+        return RecordResponse(orjson.dumps(answer) + b"\n", mimetype="application/json")
 
     return call
 

@@ -32,9 +32,14 @@ def init_app(app: Flask, settings: Settings) -> None:
 
 def _echo_view(settings: Settings) -> EchoView:
     def echo(path: str = "") -> Response:
-        controls = control.read(request, settings.max_delay_seconds, settings.unsafe_content_types)
+        controls = control.read(
+            request,
+            settings.max_delay_seconds,
+            settings.unsafe_content_types,
+            settings.faults_enabled,
+        )
         record = exchange.current().echo_record(settings.max_body_bytes)
-        response = RecordResponse(orjson.dumps(record), mimetype="application/json")
+        response = RecordResponse(orjson.dumps(record) + b"\n", mimetype="application/json")
         return control.apply(controls, response)
 
     return echo

@@ -52,6 +52,7 @@ class Outcome:
     protocol: str | None
     error_type: str  # "" unless an unhandled exception ended the request
     calls: tuple[Call, ...] = ()  # the downstream calls /call made
+    fault: str = ""  # the connection fault the caller asked for (x-set-response-fault)
 
 
 @dataclasses.dataclass(slots=True)
@@ -68,6 +69,7 @@ class Exchange:
     record: Record | None = None
     error_type: str = ""
     calls: tuple[Call, ...] = ()
+    fault: str = ""
 
     def echo_record(self, max_body_bytes: int) -> Record:
         """The echo record of this request, its body read once (a 413 past the limit)."""
@@ -207,6 +209,7 @@ def _outcome(exchange: Exchange, response: Response) -> Outcome:
         protocol=req.environ.get("SERVER_PROTOCOL"),
         error_type=exchange.error_type,
         calls=exchange.calls,
+        fault=exchange.fault,
     )
 
 

@@ -195,6 +195,8 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
         "headers": logbounds.headers(redacted, cut),
         "body_size": outcome.response_size,
     }
+    if outcome.fault:  # what the client got instead (README: Connection level)
+        part["fault"] = outcome.fault
     if outcome.body_is_record and settings.log_echo_body == "reference":
         # the body is the record the line logs as `request` (and /call's `calls`, logged too)
         part["body_ref"] = "request, calls" if outcome.calls else "request"

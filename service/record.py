@@ -132,8 +132,6 @@ def _record(
         "json": parsed,
         "data_encoding": encoding,
         "body_size": body_size,
-        "body_complete": None,  # set by `capture` once the body is read
-        "body_expected_size": req.content_length,
         "client_ip": req.remote_addr,
         "origin": req.remote_addr,  # httpbin's name for the client's address
         "trace": trace.as_dict() if trace else None,
@@ -142,6 +140,8 @@ def _record(
     # Propagation forensics and who called (issue 15): computed by their own modules.
     record["trace_context"] = tracecontext.describe(record["headers"], trace)
     record["auth"] = callers.describe(record["headers"])
+    record["body_complete"] = None  # known once the body is read (`capture` sets it)
+    record["body_expected_size"] = req.content_length
     if json_error is not None:
         record["json_error"] = json_error
     return record

@@ -199,6 +199,9 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
         if referer:
             span.set_attribute(_REFERER, [redact.url(value, query_names) for value in referer])
         _split_server_address(span, attributes.get("server.address"))
+        if outcome.fault:
+            span.add_event("echoscope.fault", {"echoscope.fault": outcome.fault})
+            span.set_attribute("error.type", outcome.fault)
         if outcome.route == routing.UNMATCHED:
             span.update_name(f"{outcome.method} {routing.UNMATCHED}")
 

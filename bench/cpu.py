@@ -22,8 +22,8 @@ from werkzeug.test import EnvironBuilder
 
 from bench.servers import free_port
 from service.app import create_app
-from service.logwriter import LineWriter
 from service.settings import Settings
+from service.telemetry.logwriter import LineWriter
 
 HEADERS = {
     "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -8,8 +8,8 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
-from service import h1trailers, worker
-from service.logconfig import logconfig_dict as make_logconfig_dict
+from service.server import trailers, worker
+from service.server.logconfig import logconfig_dict as make_logconfig_dict
 from service.settings import Settings, SettingsError
 
 try:
@@ -33,7 +33,7 @@ if _own_history:
     history_path = os.path.join(tempfile.gettempdir(), f"echoscope-history-{os.getpid()}.sqlite3")
     os.environ["ECHO_HISTORY_PATH"] = history_path
 
-h1trailers.install()  # /trailers over HTTP/1.1; workers inherit the patch at fork
+trailers.install()  # /trailers over HTTP/1.1; workers inherit the patch at fork
 
 bind = f"0.0.0.0:{settings.port}"
 workers = settings.web_concurrency
@@ -81,7 +81,7 @@ def on_starting(server):
 def child_exit(server, worker):
     """A dead worker's live gauges must not count any more."""
     if multiproc_dir:
-        from service import promfiles
+        from service.telemetry import promfiles
 
         promfiles.mark_process_dead(worker.pid)
 
@@ -90,9 +90,10 @@ def worker_exit(server, worker):
     """Flush this worker's history entries, spans and log lines before it goes."""
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
-        from service import inspector, logs, tracing
+        from service.inspector import routes as inspector_routes
+        from service.telemetry import logs, tracing
 
-        inspector.flush(app, timeout=1.0)
+        inspector_routes.flush(app, timeout=1.0)
         tracing.shutdown(app)
         logs.shutdown(app)
 

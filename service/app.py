@@ -7,23 +7,11 @@ from typing import IO
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from service import (
-    body,
-    calls,
-    cors,
-    echo,
-    errors,
-    exchange,
-    health,
-    identity,
-    inspector,
-    instance,
-    logs,
-    metrics,
-    openapi,
-    routing,
-    tracing,
-)
+from service.calls import routes as calls_routes
+from service.cloud import instance
+from service.echo import body, cors, health, openapi, record
+from service.echo import routes as echo_routes
+from service.exchange import errors, identity, pipeline, routing
 from service.httpbin import (
     auth,
     caching,
@@ -39,7 +27,9 @@ from service.httpbin import (
     streams,
     wire,
 )
+from service.inspector import routes as inspector_routes
 from service.settings import Settings
+from service.telemetry import logfields, logs, metrics, tracing
 
 
 def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask:
@@ -51,16 +41,18 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     routing.use_any_path(app)
     me = identity.of_process(settings)
     tracing.init_app(app, settings, me)  # first: every later hook runs inside the server span
-    exchange.init_app(app, settings, me)
-    instance.init_app(app, settings)  # right after: every exchange's `server` gets its facts
+    pipeline.init_app(app, settings, me, record)
+    facts = instance.init_app(app, settings)  # right after: every exchange's `server` gets them
+    facts.subscribe(tracing.cloud_facts_listener(app))
     cors.init_app(app, settings)
     metrics.init_app(app, settings, me)
     logs.init_app(app, settings, me)
+    facts.subscribe(logfields.cloud_trace.learn)
     errors.init_app(app, settings)
     health.init_app(app, settings)
     openapi.init_app(app, settings)
-    inspector.init_app(app, settings)
-    echo.init_app(app, settings)
+    inspector_routes.init_app(app, settings, facts)
+    echo_routes.init_app(app, settings)
     inspection.init_app(app, settings)
     wire.init_app(app, settings)
     cookies.init_app(app, settings)
@@ -74,7 +66,7 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     reflect.init_app(app, settings)
     dynamic.init_app(app, settings)
     streams.init_app(app, settings)
-    calls.init_app(app, settings)
+    calls_routes.init_app(app, settings)
     if settings.trusted_proxy_hops:
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -8,8 +8,8 @@ from flask import Flask, Response, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import NotFound, Unauthorized
 
+from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import shape
-from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 REALM = "Fake Realm"  # httpbin's, which clients' tests look for

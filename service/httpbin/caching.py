@@ -9,8 +9,8 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import BadRequest, PreconditionFailed
 from werkzeug.http import http_date
 
+from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import params, shape
-from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 _ETAG_CHARS = re.compile(r"[\x21\x23-\x7e]+")  # RFC 9110 etagc, ASCII only

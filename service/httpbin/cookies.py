@@ -7,8 +7,8 @@ import re
 from flask import Flask, Response, request
 from werkzeug.exceptions import BadRequest
 
+from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import shape
-from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 # RFC 6265 cookie-name: a token. Anything else could smuggle attributes (`a;Domain=x`).

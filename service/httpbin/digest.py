@@ -18,10 +18,10 @@ from collections.abc import Callable, Mapping
 from flask import Flask, Response, request
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from service.errors import http_error
+from service.exchange.errors import http_error
+from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import params, shape
 from service.httpbin.auth import authenticated
-from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 REALM = "echoscope"

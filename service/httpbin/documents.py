@@ -12,9 +12,9 @@ from pathlib import Path
 
 from flask import Flask, Response
 
+from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import params, shape
 from service.httpbin.redirects import redirect
-from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 ASSETS = Path(__file__).with_name("assets")

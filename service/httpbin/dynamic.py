@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from flask import Flask, Response, request
 from werkzeug.exceptions import InternalServerError
 
+from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import params, shape
-from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 OCTETS = "application/octet-stream"

@@ -10,8 +10,8 @@ import brotli
 import orjson
 from flask import Flask, Response
 
+from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import shape
-from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 # Content-Encoding, the flag psf/httpbin sets in the body, and the encoder.

@@ -11,9 +11,9 @@ import functools
 from flask import Flask, Response, request
 from werkzeug.exceptions import NotAcceptable
 
+from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import shape
 from service.httpbin.documents import ASSETS
-from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 # kind: (file, Content-Type), in psf/httpbin's order of preference for /image

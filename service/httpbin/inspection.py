@@ -7,8 +7,8 @@ import uuid
 
 from flask import Flask, Response, request
 
+from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import shape
-from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 

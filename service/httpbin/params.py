@@ -8,7 +8,7 @@ import random
 from flask import Request
 from werkzeug.exceptions import BadRequest
 
-from service import durations
+from service.echo import durations
 
 # Sizes (/bytes, /stream-bytes, /range, /drip): psf/httpbin's 100 KiB, refused past it.
 MAX_BYTES = 102_400

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, request
 from werkzeug.exceptions import BadRequest
 
+from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import params, shape
-from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 _REDIRECT_TO_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "TRACE")

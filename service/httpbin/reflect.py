@@ -1,6 +1,6 @@
 """Responses the caller writes: /base64/<value>, /base64/<operation>/<value>, /response-headers.
 
-The caller picks the Content-Type here, so service.mediatypes refuses the types
+The caller picks the Content-Type here, so service.echo.mediatypes refuses the types
 a browser would run (HTML, SVG, XML …) unless ECHO_UNSAFE_CONTENT_TYPES=true:
 echoscope's origin never serves a caller's script. Header names must be tokens
 and values printable, and the headers that frame the message stay the server's.
@@ -16,9 +16,9 @@ import orjson
 from flask import Flask, Response, request
 from werkzeug.exceptions import BadRequest
 
-from service import mediatypes
+from service.echo import mediatypes
+from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import shape
-from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

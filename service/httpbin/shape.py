@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 from flask import Response
 
-from service import exchange
+from service.exchange import pipeline
+from service.exchange.outcome import FileInfo, Record
 
-Record = dict[str, Any]
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
 HTML = "text/html; charset=utf-8"
@@ -25,7 +25,7 @@ HTML = "text/html; charset=utf-8"
 
 def record(max_body_bytes: int) -> Record:
     """The echo record of the current request, captured once per exchange (413 past the limit)."""
-    return exchange.current().echo_record(max_body_bytes)
+    return pipeline.current().echo_record(max_body_bytes)
 
 
 def request_part(rec: Record) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def json_response(value: Any, status: int = 200) -> Response:
 
 def stream(chunks: Iterator[bytes], content_type: str, status: int = 200) -> Response:
     """A streamed body, measured and logged once its last byte is sent."""
-    return exchange.stream(chunks, status=status, content_type=content_type)
+    return pipeline.stream(chunks, status=status, content_type=content_type)
 
 
 def text_response(body: bytes | str, content_type: str = TEXT, status: int = 200) -> Response:
@@ -71,7 +71,7 @@ def _data(rec: Record) -> str:
     return str(rec["data"])
 
 
-def _files(files: list[dict[str, Any]]) -> dict[str, Any]:
+def _files(files: list[FileInfo]) -> dict[str, Any]:
     described: dict[str, Any] = {}
     for item in files:
         about = {key: item[key] for key in ("filename", "content_type", "size", "sha256")}

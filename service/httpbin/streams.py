@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import orjson
 from flask import Flask, Response, request
 
+from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import params, ranges, shape
-from service.routing import READ, add_strict_rule
 from service.settings import Settings
 
 OCTETS = "application/octet-stream"

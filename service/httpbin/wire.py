@@ -10,9 +10,11 @@ import orjson
 from flask import Flask, Request, Response, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
-from service import exchange, h1trailers, record
+from service.echo import record
+from service.exchange import pipeline
+from service.exchange.routing import add_any_method_rule, add_strict_rule
 from service.httpbin import shape
-from service.routing import add_any_method_rule, add_strict_rule
+from service.server import trailers
 from service.settings import Settings
 
 _CHUNK = 65_536
@@ -51,7 +53,7 @@ class _Views:
 
     def upload(self) -> Response:
         received = _discard_body(request, self._limit)
-        current = exchange.current()
+        current = pipeline.current()
         head = record.capture_head(request, current.request_id, current.trace, current.server)
         rec = current.record = {**head, "body_size": received}  # counted, never kept
         answer = {**shape.request_part(rec), "method": rec["method"], "bytes_received": received}
@@ -106,5 +108,5 @@ def _then_trailers(
         return
     if _H2_TRAILERS in environ:
         environ[_H2_TRAILERS](wanted)
-    elif h1trailers.ENVIRON_KEY in environ:
-        environ[h1trailers.ENVIRON_KEY].extend(wanted)
+    elif trailers.ENVIRON_KEY in environ:
+        environ[trailers.ENVIRON_KEY].extend(wanted)

@@ -16,9 +16,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
-from service import logfields
 from service.app import create_app
 from service.settings import Settings
+from service.telemetry import logfields
 from tests.support.constants import NO_METADATA
 
 

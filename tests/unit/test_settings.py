@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from service import tracing
 from service.settings import Settings, SettingsError
+from service.telemetry import tracing
 
 PARSED = [
     ("PORT", "9090", "port", 9090),

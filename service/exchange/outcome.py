@@ -1,0 +1,100 @@
+"""What one exchange was: the typed echo record and the frozen Outcome every finisher reads.
+
+No Flask and no feature here: the finishers (log line, metrics, spans, history)
+import these types, and mypy checks every field they read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NotRequired, TypedDict
+
+from service.exchange.traceids import TraceIds
+
+
+class FileInfo(TypedDict):
+    """An uploaded file, described, never echoed."""
+
+    field: str
+    filename: str | None
+    content_type: str | None
+    size: int | None
+    sha256: str | None
+
+
+class Record(TypedDict):
+    """The echo record: what a request looked like on arrival (README, "The echo record")."""
+
+    uuid: str
+    endpoint: str | None
+    method: str
+    cookies: dict[str, str]
+    data: str
+    headers: dict[str, str]
+    args: dict[str, Any]
+    form: dict[str, Any]
+    remote_addr: str | None
+    files: list[FileInfo]
+    path: str
+    url: str
+    scheme: str
+    host: str
+    query_string: str
+    json: Any
+    data_encoding: str | None
+    body_size: int | None
+    client_ip: str | None
+    origin: str | None
+    trace: dict[str, Any] | None
+    server: dict[str, Any]
+    trace_context: dict[str, Any]
+    auth: dict[str, Any] | None
+    body_complete: bool | None  # False: the body ended before its Content-Length or last chunk
+    body_expected_size: int | None  # the Content-Length
+    json_error: NotRequired[str]
+    form_error: NotRequired[str]
+    content_encoding: NotRequired[str]
+    encoding_error: NotRequired[str]
+    decoded_size: NotRequired[int]
+    calls: NotRequired[list[dict[str, Any]]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DownstreamCall:
+    """What one outgoing call made during the exchange did, as telemetry reports it."""
+
+    url: str
+    method: str
+    status: int | None
+    duration: float  # seconds, from sending to the last byte read
+    error: str | None
+    error_type: str  # bounded: "" when the call worked
+    verdict: str
+    server_address: str  # bounded metric label
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one exchange was, measured once; every finisher reads only this."""
+
+    request_id: str
+    record: Record
+    method: str  # bounded: `_OTHER` for non-standard methods
+    route: str  # the rule template, or `_UNMATCHED`
+    status: int
+    elapsed: float  # seconds, from before the first hook to the last byte
+    request_size: int
+    response_size: int
+    response_headers: dict[str, str]
+    response_body: bytes  # the body sent (its first 64 KiB for a stream)
+    body_is_record: bool  # the response body is the echo record itself
+    trace: TraceIds | None
+    protocol: str | None
+    error_type: str  # "" unless an unhandled exception ended the request
+    excluded: bool  # a path of ECHO_EXCLUDE_PATHS: counted, never logged, traced or recorded
+    calls: tuple[DownstreamCall, ...] = ()  # the outgoing calls the exchange made
+    fault: str = ""  # the connection fault the caller asked for (x-set-response-fault)
+
+
+Finisher = Callable[[Outcome], None]

@@ -1,0 +1,255 @@
+"""One request/response exchange: its id, clock and trace ids; finished once into an Outcome.
+
+Every request gets an `Exchange` in `flask.g` before any view runs. When the
+response is ready its ids go on the headers; when the exchange is over (after the
+last byte for a streamed response) the record is built if no view built it, time
+is measured once, and every finisher (span, metrics, log line …) receives the
+same frozen `Outcome`, in registration order. Finishers never re-read the request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
+
+import structlog
+from flask import Flask, Request, Response, g, request, stream_with_context
+from opentelemetry import trace
+
+from service.exchange import routing, traceids
+from service.exchange.identity import Identity
+from service.exchange.outcome import DownstreamCall, Finisher, Outcome, Record
+from service.exchange.traceids import TraceIds
+from service.settings import Settings
+
+_FINISHERS = "echoscope.finishers"
+_BODY_HEAD_BYTES = 65536  # what a streamed response keeps of its body for the log line
+_log = structlog.get_logger("echoscope.exchange")
+
+
+@dataclasses.dataclass(slots=True)
+class Exchange:
+    """The mutable state of the current request, until it is finished into an Outcome."""
+
+    request: Request
+    request_id: str
+    started: float
+    trace: TraceIds | None
+    server: dict[str, Any]
+    method: str
+    route: str
+    capturer: Capturer
+    excluded: bool
+    record: Record | None = None
+    error_type: str = ""
+    calls: tuple[DownstreamCall, ...] = ()
+    fault: str = ""
+
+    def echo_record(self, max_body_bytes: int) -> Record:
+        """The echo record of this request, its body read once (a 413 past the limit)."""
+        if self.record is None:
+            self.record = self.capturer.capture(
+                self.request, self.request_id, self.trace, self.server, max_body_bytes
+            )
+            self.capturer.check(self.request, self.record)  # a body cut short: 400 or 408
+        return self.record
+
+
+class Capturer(Protocol):
+    """How a request becomes its echo record (service.echo.record), handed in by create_app."""
+
+    def capture(
+        self,
+        req: Request,
+        request_id: str,
+        trace: TraceIds | None,
+        server: dict[str, Any],
+        max_body_bytes: int,
+    ) -> Record:
+        """The whole record, its body read within `max_body_bytes`."""
+
+    def capture_head(
+        self, req: Request, request_id: str, trace: TraceIds | None, server: dict[str, Any]
+    ) -> Record:
+        """The record without reading the body."""
+
+    def check(self, req: Request, record: Record) -> None:
+        """Raise the error a captured record calls for (a body cut short: 400, or 408)."""
+
+
+class RecordResponse(Response):
+    """A response whose body is the echo record (logged as the redacted record)."""
+
+
+def init_app(app: Flask, settings: Settings, identity: Identity, capturer: Capturer) -> None:
+    """Start an exchange before every request and finish it once it is over."""
+    finishers: list[Finisher] = app.extensions.setdefault(_FINISHERS, [])
+    excluded = frozenset(settings.exclude_paths)
+    app.before_request(_beginner(_server_info(identity), capturer, excluded))
+    app.after_request(_stamp)
+    app.teardown_request(_finisher(finishers))
+
+
+def on_finish(app: Flask, finisher: Finisher) -> None:
+    """Run `finisher(outcome)` when each exchange is over, in registration order."""
+    app.extensions.setdefault(_FINISHERS, []).append(finisher)
+
+
+def current() -> Exchange:
+    """The exchange of the request being served."""
+    exchange: Exchange = g.exchange
+    return exchange
+
+
+def stream(chunks: Iterator[bytes], **response: Any) -> Response:
+    """A streamed response whose exchange is finished after its last byte."""
+    return Response(stream_with_context(chunks), **response)
+
+
+def _beginner(
+    server: dict[str, Any], capturer: Capturer, excluded: frozenset[str]
+) -> Callable[[], None]:
+    def begin() -> None:
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        # 128 random bits without a syscall (uuid4 reads os.urandom on every call)
+        request_id = f"{random.getrandbits(128):032x}"
+        g.exchange = Exchange(
+            req,
+            request_id,
+            time.perf_counter(),
+            traceids.current(),
+            server,
+            routing.method_of(req),
+            routing.route_of(req),
+            capturer,
+            req.path in excluded,
+        )
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(uuid=request_id)
+
+    return begin
+
+
+def _server_info(identity: Identity) -> dict[str, Any]:
+    return {
+        "service": identity.service,
+        "version": identity.version,
+        "revision": identity.revision,
+        "instance": identity.instance,
+    }
+
+
+def _stamp(response: Response) -> Response:
+    exchange = current()
+    response.headers["X-Request-Id"] = exchange.request_id
+    response.headers["X-Content-Type-Options"] = "nosniff"  # the declared type, never a guess
+    if exchange.trace is not None:
+        response.headers["traceresponse"] = exchange.trace.traceresponse
+    if response.is_streamed:
+        response.response = _CountingStream(response.response)
+    g.echoscope_response = response
+    return response
+
+
+def _finisher(finishers: list[Finisher]) -> Callable[[BaseException | None], None]:
+    def finish(_: BaseException | None) -> None:
+        # Flask 3.1 tears a streamed request down twice: when the view returns and again
+        # when the stream ends; the response is taken once, so it is finished once.
+        response: Response | None = g.pop("echoscope_response", None)
+        exchange: Exchange | None = g.get("exchange")
+        if response is not None and exchange is not None:
+            if isinstance(response.response, _CountingStream):
+                response.response.when_closed(_later(finishers, exchange, response))
+            else:
+                _run(finishers, _outcome(exchange, response))
+        # gunicorn reuses the thread: its own lines after this request must not carry its uuid.
+        structlog.contextvars.clear_contextvars()
+
+    return finish
+
+
+def _later(finishers: list[Finisher], exchange: Exchange, response: Response) -> Callable[[], None]:
+    """Finish a stream once the server has sent its last byte (or the client left)."""
+    span = trace.get_current_span()
+
+    def finish() -> None:
+        # The server span and the uuid of the exchange, for the log line's correlation fields.
+        with (
+            trace.use_span(span, end_on_exit=False),
+            structlog.contextvars.bound_contextvars(uuid=exchange.request_id),
+        ):
+            _run(finishers, _outcome(exchange, response))
+
+    return finish
+
+
+def _outcome(exchange: Exchange, response: Response) -> Outcome:
+    elapsed = time.perf_counter() - exchange.started
+    streamed = response.response if isinstance(response.response, _CountingStream) else None
+    body = streamed.head if streamed else response.get_data()
+    req = exchange.request
+    rec = exchange.record or exchange.capturer.capture_head(
+        req, exchange.request_id, exchange.trace, exchange.server
+    )
+    return Outcome(
+        request_id=exchange.request_id,
+        record=rec,
+        method=exchange.method,
+        route=exchange.route,
+        status=response.status_code,
+        elapsed=elapsed,
+        request_size=rec["body_size"] or 0,
+        response_size=streamed.size if streamed else len(body),
+        response_headers=dict(response.headers),
+        response_body=body,
+        body_is_record=isinstance(response, RecordResponse) and bool(body),
+        trace=exchange.trace,
+        protocol=req.environ.get("SERVER_PROTOCOL"),
+        error_type=exchange.error_type,
+        excluded=exchange.excluded,
+        calls=exchange.calls,
+        fault=exchange.fault,
+    )
+
+
+def _run(finishers: list[Finisher], outcome: Outcome) -> None:
+    for finisher in finishers:
+        try:
+            finisher(outcome)
+        except Exception:  # telemetry must never fail the request it describes
+            _log.exception("telemetry finisher failed", finisher=finisher.__qualname__)
+
+
+class _CountingStream:
+    """A streamed body that counts what it yields and keeps its first bytes for the log."""
+
+    def __init__(self, chunks: Iterable[bytes | str]) -> None:
+        self._chunks = chunks
+        self.size = 0
+        self.head = b""
+        self._on_close: list[Callable[[], None]] = []
+
+    def __iter__(self) -> Iterator[bytes]:
+        for item in self._chunks:
+            chunk = item.encode() if isinstance(item, str) else item
+            self.size += len(chunk)
+            if len(self.head) < _BODY_HEAD_BYTES:
+                self.head += chunk[: _BODY_HEAD_BYTES - len(self.head)]
+            yield chunk
+
+    def when_closed(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once, when the server closes the body (WSGI's `close`)."""
+        self._on_close.append(callback)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+        finally:
+            callbacks, self._on_close = self._on_close, []
+            for callback in callbacks:
+                callback()

@@ -1,0 +1,247 @@
+"""The exchange line: one Cloud-Logging-shaped JSON line per finished exchange.
+
+The fields every line carries (severity, time, trace, stack trace) come from
+`service.telemetry.logfields`, shared with gunicorn's and the libraries' lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from collections.abc import Callable
+from typing import IO, Any
+
+import orjson
+import structlog
+from flask import Flask
+
+from service.exchange.identity import Identity
+from service.exchange.outcome import DownstreamCall, Outcome, Record
+from service.exchange.pipeline import on_finish
+from service.settings import Settings
+from service.telemetry import credentials, logbounds, logfields, logwriter, redact
+
+LOG_STREAM = "ECHOSCOPE_LOG_STREAM"  # app.config key: where lines go (stdout by default)
+_WRITER = "echoscope.log_writer"
+Sink = IO[bytes] | logwriter.LineWriter
+
+
+def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
+    """Configure structlog for this process and write the exchange line of every exchange."""
+    logfields.cloud_trace.configure(_labels(identity))
+    logger = _configure(settings, app.config.get(LOG_STREAM) or _stdout_writer(app))
+    on_finish(app, _exchange_writer(settings, logger))
+
+
+def shutdown(app: Flask) -> None:
+    """Write every queued line (gunicorn's worker_exit hook calls this)."""
+    writer = app.extensions.get(_WRITER)
+    if writer is not None:
+        writer.close()
+
+
+def _stdout_writer(app: Flask) -> logwriter.LineWriter:
+    writer = app.extensions[_WRITER] = logwriter.LineWriter(sys.stdout.buffer)
+    return writer
+
+
+def _configure(settings: Settings, stream: Sink) -> Any:
+    wrapper = structlog.make_filtering_bound_logger(
+        logging.getLevelNamesMapping()[settings.log_level]
+    )
+    chain = [*logfields.pre_chain(), logfields.message_renamer()]
+    chain.append(logfields.renderer(settings.log_format))
+    if settings.log_format == "json":
+        factory: Any = structlog.BytesLoggerFactory(stream)  # type: ignore[arg-type]
+    else:
+        factory = structlog.WriteLoggerFactory(_TextStream(stream))  # type: ignore[arg-type]
+    structlog.configure(
+        processors=chain,
+        wrapper_class=wrapper,
+        logger_factory=factory,
+        cache_logger_on_first_use=False,
+    )
+    return structlog.wrap_logger(factory(), processors=chain, wrapper_class=wrapper)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExchangeLine:
+    """What an exchange line holds besides the fields every line carries: redacted, bounded."""
+
+    message: str
+    http_request: dict[str, Any]
+    request: dict[str, Any]  # the redacted record
+    encoded_request: bytes  # `request` as JSON
+    response: dict[str, Any]
+    calls: list[dict[str, Any]] | None  # /call's downstream calls, when there were any
+
+
+def line_builder(settings: Settings) -> Callable[[Outcome], ExchangeLine]:
+    """Outcome -> the exchange line's own fields (the inspector's history keeps them too)."""
+    describe = _describer(settings)
+    query = settings.redact_query
+    in_text = redact.in_text(query)
+
+    def build(outcome: Outcome) -> ExchangeLine:
+        record = outcome.record
+        loggable, encoded = describe(record)
+        return ExchangeLine(
+            f"{record['method']} {record['path']} {outcome.status} {outcome.elapsed * 1000:.1f}ms",
+            _http_request(outcome, loggable),
+            loggable,
+            encoded,
+            _response_part(settings, outcome, encoded),
+            _calls(outcome.calls, query, in_text) if outcome.calls else None,
+        )
+
+    return build
+
+
+def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], None]:
+    as_fragment = settings.log_format == "json"
+    build = line_builder(settings)
+
+    def write(outcome: Outcome) -> None:
+        if outcome.excluded:
+            return
+        level = _level(outcome.status)
+        if not logger.is_enabled_for(level):
+            return
+        line = build(outcome)
+        calls = {"calls": line.calls} if line.calls else {}
+        logger.log(
+            level,
+            line.message,
+            httpRequest=line.http_request,
+            request=orjson.Fragment(line.encoded_request) if as_fragment else line.request,
+            response=line.response,
+            **calls,
+        )
+
+    return write
+
+
+def _level(status: int) -> int:
+    return logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+
+
+Describer = Callable[[Record], tuple[dict[str, Any], bytes]]
+
+
+def _describer(settings: Settings) -> Describer:
+    """The record as logged: redacted, bounded, and encoded once."""
+    headers, query, limit = settings.redact_headers, settings.redact_query, settings.log_body_bytes
+
+    def describe(record: Record) -> tuple[dict[str, Any], bytes]:
+        cut: dict[str, Any] = {}
+        loggable = dict(record)
+        redacted = credentials.redact_tokens(redact.headers(record["headers"], headers, query))
+        if record.get("auth"):
+            loggable["auth"] = credentials.loggable(record["auth"])
+        loggable["headers"] = logbounds.headers(redacted, cut)
+        loggable["cookies"] = logbounds.cookies(redact.cookies(record["cookies"]), cut)
+        if record["query_string"]:
+            loggable["args"] = redact.mapping(record["args"], query)
+            loggable["query_string"] = redact.query_string(record["query_string"], query)
+            loggable["url"] = redact.url(record["url"], query)
+        if (record.get("decoded_size") or record["body_size"] or 0) > limit:
+            data = record["data"].encode()[:limit].decode("utf-8", "ignore")
+            loggable.update(data=data, json=None, form={}, truncated=True)
+        if cut:
+            loggable["cut"] = cut
+        return loggable, logbounds.fit(loggable, orjson.dumps(loggable), cut)
+
+    return describe
+
+
+def _http_request(outcome: Outcome, loggable: dict[str, Any]) -> dict[str, Any]:
+    # `loggable` is already redacted: its Referer had its query secrets replaced.
+    return {
+        "requestMethod": loggable["method"],
+        "requestUrl": loggable["url"],
+        "status": outcome.status,
+        "requestSize": str(outcome.request_size),
+        "responseSize": str(outcome.response_size),
+        "userAgent": loggable["headers"].get("User-Agent"),
+        "remoteIp": loggable["client_ip"],
+        "referer": loggable["headers"].get("Referer"),
+        "latency": f"{outcome.elapsed:.6f}s",
+        "protocol": outcome.protocol,
+    }
+
+
+def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) -> dict[str, Any]:
+    # Non-echo bodies may repeat the caller's secrets (httpbin's /headers, /bearer …): replaced.
+    record = outcome.record
+    also = credentials.tokens(record["headers"])  # bearer tokens and IAP assertions, always
+    secrets = redact.secret_values(record, settings.redact_headers, settings.redact_query, also)
+    cut: dict[str, Any] = {}
+    redacted = redact.headers(
+        outcome.response_headers, settings.redact_headers, settings.redact_query
+    )
+    redact_body = redact.body_redactor(secrets)
+    if secrets:
+        redacted = {key: redact_body(value.encode()).decode() for key, value in redacted.items()}
+    part: dict[str, Any] = {
+        "status": outcome.status,
+        "headers": logbounds.headers(redacted, cut),
+        "body_size": outcome.response_size,
+    }
+    if outcome.fault:  # what the client got instead (README: Connection level)
+        part["fault"] = outcome.fault
+    if outcome.body_is_record and settings.log_echo_body == "reference":
+        # the body is the record the line logs as `request` (and /call's `calls`, logged too)
+        part["body_ref"] = "request, calls" if outcome.calls else "request"
+    elif outcome.body_is_record:
+        _add_body(part, settings, encoded_record)  # the redacted record, never the caller's secrets
+    else:
+        body = outcome.response_body
+        _add_body(part, settings, redact_body(body) if secrets else body)
+    if cut:
+        part["cut"] = cut
+    return part
+
+
+def _calls(
+    calls: tuple[DownstreamCall, ...], query: frozenset[str], in_text: Callable[[str], str]
+) -> list[dict[str, Any]]:
+    # What each downstream call did, without the answers (the record's `calls` has them).
+    return [
+        {
+            "url": redact.url(call.url, query),
+            "method": call.method,
+            "status": call.status,
+            "duration_ms": round(call.duration * 1000, 3),
+            "verdict": call.verdict,
+            "error": in_text(call.error) if call.error else None,
+        }
+        for call in calls
+    ]
+
+
+def _add_body(part: dict[str, Any], settings: Settings, body: bytes) -> None:
+    limit = min(settings.log_body_bytes, logbounds.RESPONSE_BODY_BUDGET)
+    part["body"] = body[:limit].decode("utf-8", "replace")
+    if len(body) > limit:
+        part["truncated"] = True
+
+
+def _labels(identity: Identity) -> dict[str, str]:
+    labels = {"service": identity.service, "instance": identity.instance}
+    if identity.revision:
+        labels["revision"] = identity.revision
+    return labels
+
+
+class _TextStream:
+    """A text view of a byte stream, for the console renderer."""
+
+    def __init__(self, stream: Sink) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> None:
+        self._stream.write(text.encode("utf-8", "replace"))
+
+    def flush(self) -> None:
+        self._stream.flush()

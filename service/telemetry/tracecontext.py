@@ -1,0 +1,126 @@
+"""Propagation forensics: what trace context arrived, and what a downstream made of ours.
+
+`describe` is the record's `trace_context`: every trace header that arrived,
+parsed and checked, which one echoscope continued (as the configured
+propagators extract it) and whether the formats agree. `verdict` compares the
+trace headers a call sent with what an echoscope downstream reports receiving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import propagate, trace
+
+from service.exchange.traceids import TraceIds
+from service.telemetry import traceheaders
+
+PROPAGATED = "propagated"
+PARENT_CHANGED = "parent_changed"
+SAMPLED_CHANGED = "sampled_changed"
+TRACE_CHANGED = "trace_changed"
+DROPPED = "dropped"
+UNKNOWN = "unknown"
+
+_SINGLE = {
+    "traceparent": traceheaders.traceparent,
+    "tracestate": traceheaders.tracestate,
+    "x-cloud-trace-context": traceheaders.cloud_trace,
+    "baggage": traceheaders.baggage,
+    "b3": traceheaders.b3_single,
+}
+_CONTEXT_FORMATS = ("traceparent", "x-cloud-trace-context", "b3", "x-b3")
+_NAMES = frozenset((*_SINGLE, "x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags"))
+
+
+def describe(headers: Mapping[str, str], trace_ids: TraceIds | None) -> dict[str, Any]:
+    """The record's `trace_context`: each trace header parsed, the one continued, agreement."""
+    arrived = {key.lower(): value for key, value in headers.items() if key.lower() in _NAMES}
+    if not arrived:
+        return {"headers": {}, "continued": None, "agree": _agreement({})}
+    parsed = {name: parse(value) for name, value in arrived.items() if (parse := _SINGLE.get(name))}
+    if any(name.startswith("x-b3-") for name in arrived):
+        parsed["x-b3"] = traceheaders.b3_multi(arrived)
+    contexts = {name: parsed[name] for name in _CONTEXT_FORMATS if _valid(parsed.get(name))}
+    return {
+        "headers": parsed,
+        "continued": _continued(arrived, contexts) if trace_ids else None,
+        "agree": _agreement(contexts),
+    }
+
+
+def received(trace_context: Any) -> dict[str, Any] | None:
+    """The context a downstream's `trace_context` says arrived: traceparent first, else Cloud's."""
+    if not isinstance(trace_context, dict) or not isinstance(trace_context.get("headers"), dict):
+        return None
+    for name in ("traceparent", "x-cloud-trace-context"):
+        parsed = trace_context["headers"].get(name)
+        if _usable(parsed):
+            return dict(parsed)
+    return {}
+
+
+def verdict(sent: Mapping[str, str], downstream: Any) -> str:
+    """Compare the trace headers sent with what an echoscope downstream says it received."""
+    ours = _sent_context(sent)
+    theirs = received(downstream.get("trace_context") if isinstance(downstream, dict) else None)
+    if ours is None or theirs is None:
+        return UNKNOWN
+    if not theirs:
+        return DROPPED
+    if theirs["trace_id"] != ours["trace_id"]:
+        return TRACE_CHANGED
+    if theirs["span_id"] != ours["span_id"]:
+        return PARENT_CHANGED
+    if theirs["sampled"] is not None and theirs["sampled"] != ours["sampled"]:
+        return SAMPLED_CHANGED
+    return PROPAGATED
+
+
+def _sent_context(sent: Mapping[str, str]) -> dict[str, Any] | None:
+    lowered = {key.lower(): value for key, value in sent.items()}
+    for name in ("traceparent", "x-cloud-trace-context"):
+        if name in lowered:
+            parsed = _SINGLE[name](lowered[name])
+            if parsed["valid"]:
+                return parsed
+    return None
+
+
+def _valid(parsed: Any) -> bool:
+    return isinstance(parsed, dict) and parsed.get("valid") is True
+
+
+def _usable(parsed: Any) -> bool:
+    return _valid(parsed) and bool(parsed.get("trace_id"))
+
+
+def _continued(arrived: dict[str, str], contexts: dict[str, Any]) -> str | None:
+    # The configured propagators decide; the header whose ids they extracted is the one
+    # continued (traceparent is named when both carry the same ids).
+    span_context = trace.get_current_span(propagate.extract(arrived)).get_span_context()
+    if not span_context.is_valid:
+        return None
+    extracted = (format(span_context.trace_id, "032x"), format(span_context.span_id, "016x"))
+    matching = [
+        name
+        for name in ("x-cloud-trace-context", "traceparent")
+        if name in contexts and _carries(contexts[name], extracted)
+    ]
+    return matching[-1] if matching else None
+
+
+def _carries(parsed: dict[str, Any], extracted: tuple[str, str]) -> bool:
+    # A header without a span id is continued under a stand-in parent: its trace decides.
+    span_id = parsed["span_id"] or extracted[1]
+    return (parsed["trace_id"], span_id) == extracted
+
+
+def _agreement(contexts: dict[str, Any]) -> dict[str, bool | None]:
+    def agree(field: str) -> bool | None:
+        values = {parsed[field] for parsed in contexts.values() if parsed.get(field) is not None}
+        counted = sum(1 for parsed in contexts.values() if parsed.get(field) is not None)
+        return None if counted < 2 else len(values) == 1
+
+    return {"trace_id": agree("trace_id"), "span_id": agree("span_id"), "sampled": agree("sampled")}

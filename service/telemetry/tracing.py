@@ -1,0 +1,266 @@
+"""Traces: a SERVER span per exchange, continuing the caller's trace, exported the standard way.
+
+The provider is created in the worker (create_app runs there, after fork) and
+shut down by gunicorn's worker_exit hook. Propagators, sampler and exporter
+come from the standard OTEL_* settings; exporter endpoints, headers and the
+batch processor's limits are read by the OpenTelemetry SDK itself.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
+
+from flask import Flask
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.instrumentation import wsgi as otel_wsgi
+from opentelemetry.instrumentation._semconv import (
+    _OpenTelemetrySemanticConventionStability,
+    _OpenTelemetryStabilitySignalType,
+    _StabilityMode,
+)
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import TextMapPropagator
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider, sampling
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+)
+from opentelemetry.util._importlib_metadata import entry_points
+
+from service.exchange import pipeline, routing
+from service.exchange.identity import Identity
+from service.exchange.outcome import Outcome
+from service.settings import Settings
+from service.telemetry import credentials, redact
+from service.telemetry.cloudtrace import LenientCloudTracePropagator
+
+_PROVIDER = "echoscope.tracer_provider"
+_REFERER = "http.request.header.referer"
+_SHUTDOWN_TIMEOUT_MILLIS = 3000
+
+
+def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
+    """Instrument the app; call before the other parts so their hooks see the span."""
+    if settings.otel_sdk_disabled:
+        return
+    provider = create_provider(settings, identity)
+    app.extensions[_PROVIDER] = provider
+    propagate.set_global_textmap(create_propagator(settings.propagators))
+    use_semconv(settings.semconv_opt_in)
+    FlaskInstrumentor.instrument_app(  # type: ignore[no-untyped-call]
+        app,
+        tracer_provider=provider,
+        excluded_urls=excluded_urls(settings.exclude_paths),
+        meter_provider=NoOpMeterProvider(),
+        enable_commenter=False,  # no database here to tag
+    )
+    # The instrumentation's WSGI wrapper records OTel metrics (echoscope's metrics are
+    # Prometheus ones) and response attributes, recomputing every request attribute to
+    # do so; the span finisher below sets the response attributes from the response.
+    app.wsgi_app = app._original_wsgi_app  # type: ignore[attr-defined,method-assign]
+    pipeline.on_finish(app, _span_finisher(settings))
+
+
+def create_provider(settings: Settings, identity: Identity) -> TracerProvider:
+    """A TracerProvider with this process's resource, sampler and exporter."""
+    provider = TracerProvider(resource=create_resource(identity), sampler=create_sampler(settings))
+    exporter = create_exporter(settings.traces_exporter, settings.otlp_traces_protocol)
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def create_resource(identity: Identity) -> Resource:
+    """service.*, and the Cloud Run service, revision and configuration when present."""
+    attributes: dict[str, str] = {
+        "service.name": identity.service,
+        "service.version": identity.version,
+        "service.instance.id": identity.instance,
+    }
+    if identity.revision:
+        attributes.update({"cloud.platform": "gcp_cloud_run", "faas.version": identity.revision})
+        attributes["faas.name"] = identity.service
+        attributes["faas.instance"] = identity.instance
+    if identity.configuration:
+        attributes["gcp.cloud_run.configuration"] = identity.configuration
+    return Resource.create(attributes)
+
+
+def create_sampler(settings: Settings) -> sampling.Sampler:
+    """The sampler named by OTEL_TRACES_SAMPLER, with OTEL_TRACES_SAMPLER_ARG for ratios."""
+    factory = sampling._KNOWN_SAMPLERS[settings.traces_sampler]
+    if settings.traces_sampler.endswith("traceidratio"):
+        return factory(settings.traces_sampler_arg)  # type: ignore[no-any-return,operator]
+    return factory  # type: ignore[return-value]
+
+
+def create_exporter(name: str, protocol: str = "http/protobuf") -> SpanExporter | None:
+    """The exporter named by OTEL_TRACES_EXPORTER; `none` creates spans but sends none.
+
+    OTLP goes over HTTP, protobuf or JSON as OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL says.
+    """
+    if name == "otlp" and protocol == "http/json":
+        from service.telemetry.otlpjson import OTLPJsonSpanExporter
+
+        return OTLPJsonSpanExporter()
+    if name == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    if name == "console":
+        return ConsoleSpanExporter()
+    return None
+
+
+def create_propagator(names: tuple[str, ...]) -> TextMapPropagator:
+    """The propagators of OTEL_PROPAGATORS, in order: later ones win when several match."""
+    propagators = [
+        LenientCloudTracePropagator()
+        if name == "gcp_trace"
+        else next(iter(entry_points(group="opentelemetry_propagator", name=name))).load()()
+        for name in names
+    ]
+    return CompositePropagator(propagators)
+
+
+def use_semconv(opt_in: str) -> None:
+    """Apply OTEL_SEMCONV_STABILITY_OPT_IN (read by Settings) to the HTTP instrumentation.
+
+    The instrumentation would read the environment itself; echoscope reads settings once.
+    """
+    stability = _OpenTelemetrySemanticConventionStability
+    stability._initialize()  # type: ignore[no-untyped-call]
+    choices = {part.strip() for part in opt_in.split(",")}
+    mode = (
+        _StabilityMode.HTTP_DUP
+        if "http/dup" in choices
+        else _StabilityMode.HTTP
+        if "http" in choices
+        else _StabilityMode.DEFAULT
+    )
+    stability._OTEL_SEMCONV_STABILITY_SIGNAL_MAPPING[_OpenTelemetryStabilitySignalType.HTTP] = mode
+
+
+def excluded_urls(paths: tuple[str, ...]) -> str:
+    """Anchored patterns for the instrumentation, which searches the full URL."""
+    return ",".join(rf"^[a-z]+://[^/]+{re.escape(path)}(\?.*)?$" for path in paths)
+
+
+def shutdown(app: Flask) -> None:
+    """Flush and stop this worker's provider (gunicorn's worker_exit hook calls this).
+
+    Bounded: a hung collector must not hold the worker past Cloud Run's grace period.
+    """
+    provider = app.extensions.get(_PROVIDER)
+    if provider is not None:
+        stopper = threading.Thread(target=_flush_and_stop, args=(provider,), daemon=True)
+        stopper.start()
+        stopper.join(_SHUTDOWN_TIMEOUT_MILLIS / 1000)
+
+
+def _flush_and_stop(provider: TracerProvider) -> None:
+    provider.force_flush(_SHUTDOWN_TIMEOUT_MILLIS)
+    provider.shutdown()
+
+
+def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
+    header_keys = [
+        f"http.request.header.{name.replace('-', '_')}" for name in settings.redact_headers
+    ]
+    token_keys = [
+        f"http.request.header.{name.replace('-', '_')}" for name in credentials.TOKEN_HEADERS
+    ]
+    query_names = settings.redact_query
+    mode = _OpenTelemetrySemanticConventionStability._get_opentelemetry_stability_opt_in_mode(
+        _OpenTelemetryStabilitySignalType.HTTP
+    )
+
+    def finish(outcome: Outcome) -> None:
+        span = trace.get_current_span()
+        if not span.is_recording():
+            return
+        otel_wsgi.add_response_attributes(span, f"{outcome.status} ", [], None, mode)
+        query = outcome.record["query_string"]
+        if query:
+            span.set_attribute("url.query", redact.query_string(query, query_names))
+        attributes = getattr(span, "attributes", None) or {}
+        for key in header_keys:
+            if key in attributes:
+                span.set_attribute(key, [redact.REDACTED])
+        for key in token_keys:  # tokens, whatever ECHO_REDACT_HEADERS says
+            if any(credentials.holds_token(key[20:], value) for value in attributes.get(key, ())):
+                span.set_attribute(key, [redact.REDACTED])
+        referer = attributes.get(_REFERER)
+        if referer:
+            span.set_attribute(_REFERER, [redact.url(value, query_names) for value in referer])
+        _split_server_address(span, attributes.get("server.address"))
+        if outcome.fault:
+            span.add_event("echoscope.fault", {"echoscope.fault": outcome.fault})
+            span.set_attribute("error.type", outcome.fault)
+        if outcome.route == routing.UNMATCHED:
+            span.update_name(f"{outcome.method} {routing.UNMATCHED}")
+
+    return finish
+
+
+def provider_of(app: Flask) -> TracerProvider | None:
+    """This app's tracer provider; None when OTEL_SDK_DISABLED is set."""
+    provider: TracerProvider | None = app.extensions.get(_PROVIDER)
+    return provider
+
+
+def cloud_facts_listener(app: Flask) -> Callable[[Mapping[str, str]], None]:
+    """What service.cloud.instance learns, as span resource attributes."""
+
+    def learn(facts: Mapping[str, str]) -> None:
+        names = {"instance_id": "faas.instance", "region": "cloud.region"}
+        resource = {names[key]: value for key, value in facts.items() if key in names}
+        if resource:
+            add_resource(app, resource)
+
+    return learn
+
+
+def add_resource(app: Flask, attributes: dict[str, str]) -> None:
+    """Put `attributes` on the resource of every span started from now on."""
+    provider = provider_of(app)
+    if provider is not None:
+        resource = provider.resource.merge(Resource(attributes))
+        provider.add_span_processor(_LateResource(resource))
+
+
+class _LateResource(SpanProcessor):
+    """Gives each new span a resource holding facts learnt after the provider was made.
+
+    A provider's resource is fixed when it is created, but Cloud Run's instance id and
+    region come from the metadata server later: start-up never waits for them.
+    """
+
+    def __init__(self, resource: Resource) -> None:
+        self._resource = resource
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        span._resource = self._resource
+
+
+def _split_server_address(span: trace.Span, address: object) -> None:
+    """`server.address` is the host alone, `server.port` the port (the Host header has both)."""
+    if not isinstance(address, str) or ":" not in address:
+        return
+    parsed = urlsplit(f"//{address}")
+    try:
+        port = parsed.port
+    except ValueError:
+        return  # not host:port (a bare IPv6 literal): leave it as it came
+    if parsed.hostname:
+        span.set_attribute("server.address", parsed.hostname)
+    if port is not None:
+        span.set_attribute("server.port", port)

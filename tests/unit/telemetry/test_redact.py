@@ -1,0 +1,85 @@
+"""Redaction helpers: headers, mappings, query strings and URLs."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.telemetry import redact
+
+NAMES = frozenset({"authorization", "x-api-key"})
+QUERY = frozenset({"token", "sig"})
+
+
+def test_headers_redacts_named_headers_whatever_their_case() -> None:
+    result = redact.headers(
+        {"Authorization": "a", "X-API-KEY": "b", "x-api-key": "c", "Accept": "d"}, NAMES
+    )
+    assert result == {
+        "Authorization": "[REDACTED]",
+        "X-API-KEY": "[REDACTED]",
+        "x-api-key": "[REDACTED]",
+        "Accept": "d",
+    }
+
+
+def test_headers_returns_a_copy() -> None:
+    original = {"Authorization": "a"}
+    redact.headers(original, NAMES)
+    assert original == {"Authorization": "a"}
+
+
+def test_headers_with_no_names_is_unchanged() -> None:
+    assert redact.headers({"Authorization": "a"}, frozenset()) == {"Authorization": "a"}
+
+
+def test_mapping_without_names_redacts_every_value() -> None:
+    assert redact.mapping({"a": "1", "b": ["2", "3"]}) == {"a": "[REDACTED]", "b": "[REDACTED]"}
+
+
+def test_mapping_with_names_redacts_those_only() -> None:
+    result = redact.mapping({"Token": "1", "keep": "2", "sig": ["3", "4"]}, QUERY)
+    assert result == {"Token": "[REDACTED]", "keep": "2", "sig": "[REDACTED]"}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("token=abc", "token=[REDACTED]"),
+        ("a=1&token=abc&b=2", "a=1&token=[REDACTED]&b=2"),
+        ("TOKEN=abc", "TOKEN=[REDACTED]"),
+        ("token=abc&token=def", "token=[REDACTED]&token=[REDACTED]"),
+        ("%74oken=abc", "%74oken=[REDACTED]"),
+        ("sig=a%3Db=c", "sig=[REDACTED]"),
+        ("token", "token=[REDACTED]"),
+        ("token=", "token=[REDACTED]"),
+        ("tokens=abc", "tokens=abc"),
+        ("x=token", "x=token"),
+        ("a=%20+&b=%zz", "a=%20+&b=%zz"),
+        ("", ""),
+    ],
+)
+def test_query_string(query: str, expected: str) -> None:
+    assert redact.query_string(query, QUERY) == expected
+
+
+def test_query_string_keeps_unredacted_parts_byte_for_byte() -> None:
+    query = "a=%2F%2f&b=x+y&c&&d=é"
+    assert redact.query_string(query, QUERY) == query
+
+
+def test_query_string_with_no_names_is_unchanged() -> None:
+    assert redact.query_string("token=abc", frozenset()) == "token=abc"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://h/p?token=abc&x=1", "http://h/p?token=[REDACTED]&x=1"),
+        ("http://h/p", "http://h/p"),
+        ("http://h/p?", "http://h/p?"),
+        ("https://h:8443/a/b?x=1", "https://h:8443/a/b?x=1"),
+        ("http://h/p?x=1&sig=zz", "http://h/p?x=1&sig=[REDACTED]"),
+    ],
+)
+def test_url(url: str, expected: str) -> None:
+    assert redact.url(url, QUERY) == expected

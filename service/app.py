@@ -33,7 +33,8 @@ from service.telemetry import logfields, logs, metrics, tracing
 
 
 def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask:
-    """Build echoscope for one worker process; the order of the parts is the order of the hooks."""
+    """Build echoscope for one worker process; the order of the parts is the order of the hooks
+    (tests/unit/test_app.py holds the order that matters)."""
     app = Flask("echoscope", static_folder=None)  # no /static route: every path echoes
     app.request_class = body.EchoRequest
     app.config.update(DEBUG=False, TESTING=False)

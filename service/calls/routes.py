@@ -66,8 +66,9 @@ def _call_view(
         hops = hop_count(request, settings.call_max_hops)
         current = pipeline.current()
         record = current.echo_record(settings.max_body_bytes)
-        current.calls = caller[0].run(plan(request, record, caller[1]), hops)
-        answer = {**record, "calls": [made.as_dict() for made in current.calls]}
+        calls = caller[0].run(plan(request, record, caller[1]), hops)
+        current.note_calls(calls)
+        answer = {**record, "calls": [made.as_dict() for made in calls]}
         return RecordResponse(orjson.dumps(answer) + b"\n", mimetype="application/json")
 
     return call

@@ -63,12 +63,13 @@ class Facts:
     def stamp(self) -> None:
         """Add the instance facts to the current exchange's `server` (a before_request hook)."""
         current = pipeline.current()
-        current.server = {
-            **current.server,
-            **self._known,
-            "cold_start": self._first_exchange(current.excluded),
-            "instance_age_seconds": round(time.time() - self._started, 3),
-        }
+        current.add_server_facts(
+            {
+                **self._known,
+                "cold_start": self._first_exchange(current.excluded),
+                "instance_age_seconds": round(time.time() - self._started, 3),
+            }
+        )
 
     def _first_exchange(self, excluded: bool) -> bool:
         if self._served or excluded:

@@ -37,7 +37,7 @@ def check(req: Request, raw: str, enabled: bool) -> str:
 
 def apply(fault: str, response: Response, delay_seconds: float) -> Response:
     """Mark the exchange with `fault`, and have the server (or, for `slow`, the body) do it."""
-    pipeline.current().fault = fault
+    pipeline.current().note_fault(fault)
     if fault == "slow":
         return _drip(response, delay_seconds or SLOW_SECONDS)
     conn: connection.Connection = request.environ[connection.ENVIRON_KEY]

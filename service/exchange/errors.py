@@ -39,6 +39,6 @@ def _unhandled(error: Exception) -> Response:
     # `stack_trace`), never to the client; metrics label the exchange with its type.
     exchange = g.get("exchange")
     if exchange is not None:
-        exchange.error_type = type(error).__qualname__
+        exchange.note_error(error)
     _log.exception("unhandled exception", error_type=type(error).__qualname__)
     return http_error(InternalServerError())

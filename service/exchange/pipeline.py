@@ -57,6 +57,26 @@ class Exchange:
             self.capturer.check(self.request, self.record)  # a body cut short: 400 or 408
         return self.record
 
+    def use_record(self, record: Record) -> None:
+        """A view that reads the body its own way describes the request itself."""
+        self.record = record
+
+    def add_server_facts(self, facts: dict[str, Any]) -> None:
+        """Facts about the instance that answered, for the record's `server`."""
+        self.server = {**self.server, **facts}
+
+    def note_calls(self, calls: tuple[DownstreamCall, ...]) -> None:
+        """The outgoing calls the exchange made (their telemetry reads the Outcome)."""
+        self.calls = calls
+
+    def note_error(self, error: BaseException) -> None:
+        """An unhandled exception ended the exchange: its type labels the telemetry."""
+        self.error_type = type(error).__qualname__
+
+    def note_fault(self, fault: str) -> None:
+        """The connection fault the caller asked for (x-set-response-fault) labels the telemetry."""
+        self.fault = fault
+
 
 class Capturer(Protocol):
     """How a request becomes its echo record (service.echo.record), handed in by create_app."""

@@ -12,6 +12,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from service.echo import record
 from service.exchange import pipeline
+from service.exchange.outcome import Record
 from service.exchange.routing import add_any_method_rule, add_strict_rule
 from service.httpbin import shape
 from service.server import trailers
@@ -55,7 +56,8 @@ class _Views:
         received = _discard_body(request, self._limit)
         current = pipeline.current()
         head = record.capture_head(request, current.request_id, current.trace, current.server)
-        rec = current.record = {**head, "body_size": received}  # counted, never kept
+        rec: Record = {**head, "body_size": received}  # counted, never kept
+        current.use_record(rec)
         answer = {**shape.request_part(rec), "method": rec["method"], "bytes_received": received}
         return shape.json_response(answer)
 

@@ -9,7 +9,6 @@ span), so the server span still belongs to the caller's trace.
 from __future__ import annotations
 
 import random
-import re
 
 from opentelemetry import trace
 from opentelemetry.context.context import Context
@@ -17,12 +16,17 @@ from opentelemetry.propagators import textmap
 from opentelemetry.propagators.cloud_trace_propagator import CloudTraceFormatPropagator
 from opentelemetry.trace.span import SpanContext, TraceFlags
 
-_HEADER = re.compile(r"(?P<trace>[0-9a-fA-F]{32})(?:/(?P<span>\d{0,20}))?(?:;o=(?P<flags>\d+))?")
-_MAX_SPAN_ID = 2**64 - 1
+from service.telemetry import traceheaders
+
+_HEADER = "x-cloud-trace-context"
 
 
 class LenientCloudTracePropagator(CloudTraceFormatPropagator):
-    """The GCP propagator, plus the header forms without a usable span id."""
+    """The GCP propagator, plus the header forms without a usable span id.
+
+    The header is read by the one X-Cloud-Trace-Context grammar
+    (service.telemetry.traceheaders), which the record's `trace_context` shows too.
+    """
 
     def extract(
         self,
@@ -30,14 +34,16 @@ class LenientCloudTracePropagator(CloudTraceFormatPropagator):
         context: Context | None = None,
         getter: textmap.Getter[textmap.CarrierT] = textmap.default_getter,
     ) -> Context:
-        header = self._get_header_value(getter, carrier)
-        match = _HEADER.fullmatch(header.strip()) if header else None
-        if match is None or int(match["trace"], 16) == 0:
+        values = getter.get(carrier, _HEADER)
+        parsed = traceheaders.cloud_trace(values[0].strip()) if values else None
+        if parsed is None or not parsed["valid"]:
             return context if context is not None else Context()
-        span_text = match["span"] or "0"
-        span_id = int(span_text)
-        if not 0 < span_id <= _MAX_SPAN_ID:
-            span_id = random.getrandbits(64) or 1  # no span named: a stand-in parent
-        flags = TraceFlags(TraceFlags.SAMPLED if match["flags"] == "1" else TraceFlags.DEFAULT)
-        parent = SpanContext(int(match["trace"], 16), span_id, is_remote=True, trace_flags=flags)
+        span_id = parsed["span_id"]
+        flags = TraceFlags(TraceFlags.SAMPLED if parsed["sampled"] else TraceFlags.DEFAULT)
+        parent = SpanContext(
+            int(parsed["trace_id"], 16),
+            int(span_id, 16) if span_id else random.getrandbits(64) or 1,  # a stand-in parent
+            is_remote=True,
+            trace_flags=flags,
+        )
         return trace.set_span_in_context(trace.NonRecordingSpan(parent), context)

@@ -110,8 +110,8 @@ def _tracestate_fields(value: str) -> Parsed:
 
 
 def _cloud_trace_fields(value: str) -> Parsed:
-    # As Google's libraries (and service.telemetry.cloudtrace) read it: a bare TRACE_ID, or a span
-    # id of 0, is continued under a stand-in parent.
+    # As Google's libraries read it (service.telemetry.cloudtrace continues traces with it):
+    # a bare TRACE_ID, or a span id of 0, is continued under a stand-in parent.
     match = _CLOUD_TRACE.fullmatch(value)
     if match is None:
         raise _Invalid("expected TRACE_ID/SPAN_ID;o=OPTIONS")

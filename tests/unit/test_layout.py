@@ -99,3 +99,10 @@ def test_no_function_in_service_is_over_60_lines() -> None:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 length = (node.end_lineno or node.lineno) - node.lineno + 1
                 assert length <= 60, f"{module.name}:{node.name} is {length} lines"
+
+
+def test_the_exchange_is_written_only_through_the_cores_own_functions() -> None:
+    writes = re.compile(r"\b(current|exchange|pipeline\.current\(\))\.\w+\s*=[^=]")
+    for module in SERVICE.rglob("*.py"):
+        if module.parent.name != "exchange":
+            assert not writes.search(module.read_text()), module.relative_to(SERVICE)

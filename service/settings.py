@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import string
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -95,9 +95,7 @@ class Settings:
             "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", _choice(_OTLP_PROTOCOLS)
         )
         return cls(
-            port=reader.get("PORT", "8080", _int_in(1, 65535)),
-            web_concurrency=reader.get("WEB_CONCURRENCY", "1", _int_in(1, 64)),
-            threads=reader.get("ECHO_THREADS", "8", _int_in(1, 256)),
+            **_server(reader),
             log_level=reader.get("ECHO_LOG_LEVEL", "INFO", _choice(_LOG_LEVELS, upper=True)),
             log_format=reader.get("ECHO_LOG_FORMAT", "json", _choice(("json", "console"))),
             log_body_bytes=reader.get("ECHO_LOG_BODY_BYTES", "4096", _int_in(0, 1 << 20)),
@@ -147,12 +145,6 @@ class Settings:
             log_echo_body=reader.get(
                 "ECHO_LOG_ECHO_BODY", "reference", _choice(_ECHO_BODY_LOGGING)
             ),
-            header_timeout_seconds=reader.get(
-                "ECHO_HEADER_TIMEOUT_SECONDS", "10", _float_in(0.1, 3600)
-            ),
-            body_timeout_seconds=reader.get(
-                "ECHO_BODY_TIMEOUT_SECONDS", "15", _float_in(0.1, 3600)
-            ),
             faults_enabled=reader.get("ECHO_FAULTS", "true", _boolean),
         )._checked()
 
@@ -169,6 +161,19 @@ class Settings:
     def multiprocess(self) -> bool:
         """True when metrics are shared between gunicorn workers through files."""
         return self.multiproc_dir is not None
+
+
+def _server(reader: _Reader) -> dict[str, Any]:
+    """What gunicorn and its worker are given: the port, processes, threads and read bounds."""
+    return {
+        "port": reader.get("PORT", "8080", _int_in(1, 65535)),
+        "web_concurrency": reader.get("WEB_CONCURRENCY", "1", _int_in(1, 64)),
+        "threads": reader.get("ECHO_THREADS", "8", _int_in(1, 256)),
+        "header_timeout_seconds": reader.get(
+            "ECHO_HEADER_TIMEOUT_SECONDS", "10", _float_in(0.1, 3600)
+        ),
+        "body_timeout_seconds": reader.get("ECHO_BODY_TIMEOUT_SECONDS", "15", _float_in(0.1, 3600)),
+    }
 
 
 class _Reader:

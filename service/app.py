@@ -40,6 +40,7 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     app.config.update(DEBUG=False, TESTING=False)
     app.config[logs.LOG_STREAM] = log_stream
     routing.use_any_path(app)
+    routing.answer_options(app)
     me = identity.of_process(settings)
     tracing.init_app(app, settings, me)  # first: every later hook runs inside the server span
     pipeline.init_app(app, settings, me, record)

@@ -19,7 +19,7 @@ from service.calls import downstream
 from service.calls.fanout import HOPS_HEADER, MAX_CALLS, Caller, Planned
 from service.calls.targets import BadUrl, Targets, parse
 from service.cloud.idtokens import IdTokens
-from service.exchange import pipeline
+from service.exchange import pipeline, routing
 from service.exchange.outcome import Record
 from service.exchange.pipeline import RecordResponse
 from service.exchange.routing import add_any_method_rule
@@ -62,6 +62,8 @@ def _call_view(
         if caller is None:
             raise NotFound("/call is off: ECHO_CALL_TARGETS is empty.")
         if request.method not in _METHODS:
+            if request.method == "OPTIONS":
+                return routing.options_response(_METHODS)
             raise MethodNotAllowed(valid_methods=list(_METHODS))
         hops = hop_count(request, settings.call_max_hops)
         current = pipeline.current()

@@ -40,7 +40,9 @@ workers = settings.web_concurrency
 threads = settings.threads
 # gthread reading heads and small bodies in its event loop, with JSON for its own refusals
 worker_class = worker.configured(
-    worker.Limits(settings.header_timeout_seconds, settings.body_timeout_seconds)
+    worker.Limits(
+        settings.header_timeout_seconds, settings.body_timeout_seconds, settings.max_body_bytes
+    )
 )
 timeout = 0  # Cloud Run bounds request time itself; never kill a busy worker
 graceful_timeout = 8  # under Cloud Run's 10 s between SIGTERM and SIGKILL

@@ -14,12 +14,13 @@ import re
 
 from werkzeug.exceptions import BadRequest
 
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"  # RFC 6838 §4.2 restricted-name
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # RFC 9110 §5.6.2
 _QUOTED = r'"(?:[\t !#-\[\]-~]|\\[\t -~])*"'  # RFC 9110 §5.6.4, without obs-text
-# RFC 9110 §8.3.1: type "/" subtype *( OWS ";" OWS parameter ); spaces and tabs only,
-# so a value never carries a line break into the response header it becomes.
+# RFC 9110 §8.3.1: type "/" subtype *( OWS ";" OWS parameter ), names as RFC 6838 has
+# them; spaces and tabs only, so a value never carries a line break into the header.
 _MEDIA_TYPE = re.compile(
-    rf"{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}=(?:{_TOKEN}|{_QUOTED}))*", re.ASCII
+    rf"{_NAME}/{_NAME}(?:[ \t]*;[ \t]*{_NAME}=(?:{_TOKEN}|{_QUOTED}))*", re.ASCII
 )
 # What a browser renders as a document that can run script, besides every XML type.
 _ACTIVE = frozenset(
@@ -50,7 +51,7 @@ def essence(content_type: str) -> str:
 
 
 def is_well_formed(content_type: str) -> bool:
-    """True for `type/subtype` with optional `; name=value` parameters (RFC 9110 §8.3.1)."""
+    """True for `type/subtype` with optional `; name=value` parameters (RFC 9110, RFC 6838)."""
     return _MEDIA_TYPE.fullmatch(content_type) is not None
 
 

@@ -42,7 +42,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from service.server import wire
 from service.server.connection import ENVIRON_KEY
-from service.server.readahead import Phase, ReadAhead
+from service.server.readahead import MAX_BODY_AHEAD, Phase, ReadAhead
 
 _LINGER = 2.0  # how long a closing connection may take to close its side (gunicorn's)
 _STOP_LINGER = 2.0  # how long a stopping worker waits for a request still arriving
@@ -55,6 +55,7 @@ class Limits:
 
     header_timeout: float = 10.0
     body_timeout: float = 15.0
+    max_body: int = 10_485_760  # ECHO_MAX_BODY_BYTES: a longer body is refused from the head
 
 
 class Connection(TConn):  # type: ignore[misc]
@@ -139,7 +140,7 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
         self._read_head(conn, b"")
 
     def _read_head(self, conn: Connection, data: bytes) -> None:
-        conn.ahead = ReadAhead(self._max_head)
+        conn.ahead = ReadAhead(self._max_head, min(MAX_BODY_AHEAD, self.limits.max_body))
         conn.turn += 1
         timeout = self.limits.header_timeout if self.alive else _STOP_LINGER
         self._expire_at(conn, time.monotonic() + timeout)

@@ -23,6 +23,8 @@ def capture(
     max_body_bytes: int,
 ) -> Record:
     """The record of `req`, its body read within `max_body_bytes` (a 413 past it)."""
+    if (req.content_length or 0) > max_body_bytes:  # refused from the head: never read, no 100
+        raise _too_large(max_body_bytes)
     raw = body.read_raw(req)
     if len(raw) > max_body_bytes:
         raise _too_large(max_body_bytes)

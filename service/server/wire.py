@@ -64,7 +64,7 @@ class Wire:
         self.continue_wanted = False
         self._written = False  # anything (100 Continue included) went out
         self._body_left: int | None = None  # what `truncate` still sends of the body
-        self.body = RecordedBody(source, _content_length(headers), self._before_body)
+        self.body = RecordedBody(source, _body_length(headers), self._before_body)
 
     # -- the connection, as the app sees it
 
@@ -141,7 +141,7 @@ class RecordedBody:
         self._source = source
         self._reader: Any = None
         self._before = before
-        self.expected = expected
+        self.expected = expected  # the Content-Length; None when chunked
         self.received = 0
         self.complete: bool | None = None
 
@@ -152,7 +152,7 @@ class RecordedBody:
     def read(self, size: int | None = -1) -> bytes:
         if self.complete is not None or size == 0:
             return b""
-        if self.expected == 0:
+        if self.expected == 0:  # no body at all: nothing to ask for (no 100 Continue)
             self.complete = True
             return b""
         self._before()
@@ -188,11 +188,14 @@ class RecordedBody:
         return b"".join(part.getvalue() for part in parts if part is not None)
 
 
-def _content_length(headers: list[Any]) -> int | None:
+def _body_length(headers: list[Any]) -> int | None:
+    """The Content-Length; None for a chunked body, 0 for a request with no body."""
     for name, value in headers:
+        if name == "TRANSFER-ENCODING":
+            return None
         if name == "CONTENT-LENGTH" and str(value).isdigit():
             return int(value)
-    return None
+    return 0
 
 
 def _content_length_of_head(head: bytes) -> int | None:

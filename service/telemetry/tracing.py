@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, Response, g
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation import wsgi as otel_wsgi
@@ -67,6 +67,18 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
     # do so; the span finisher below sets the response attributes from the response.
     app.wsgi_app = app._original_wsgi_app  # type: ignore[attr-defined,method-assign]
     pipeline.on_finish(app, _span_finisher(settings))
+    app.after_request(_mark_fault)
+
+
+def _mark_fault(response: Response) -> Response:
+    """An event naming the connection fault asked for, while the span is open (streams too)."""
+    exchange: pipeline.Exchange | None = g.get("exchange")
+    fault = exchange.fault if exchange is not None else ""
+    span = trace.get_current_span()
+    if fault and span.is_recording():
+        span.add_event("echoscope.fault", {"echoscope.fault": fault})
+        span.set_attribute("error.type", fault)
+    return response
 
 
 def create_provider(settings: Settings, identity: Identity) -> TracerProvider:
@@ -202,9 +214,6 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
         if referer:
             span.set_attribute(_REFERER, [redact.url(value, query_names) for value in referer])
         _split_server_address(span, attributes.get("server.address"))
-        if outcome.fault:
-            span.add_event("echoscope.fault", {"echoscope.fault": outcome.fault})
-            span.set_attribute("error.type", outcome.fault)
         if outcome.route == routing.UNMATCHED:
             span.update_name(f"{outcome.method} {routing.UNMATCHED}")
 

@@ -17,7 +17,7 @@ import socket
 import struct
 from typing import Any
 
-from service.server.connection import SERVER_FAULTS
+from service.server.connection import ENVIRON_KEY, SERVER_FAULTS
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 MALFORMED_STATUS_LINE = b"HTTP/1.1 MALFORMED echoscope fault\r\n"
@@ -186,6 +186,24 @@ class RecordedBody:
         inner = getattr(self._reader, "reader", None)
         parts = [getattr(self._reader, "buf", None), getattr(inner, "buf", None)]
         return b"".join(part.getvalue() for part in parts if part is not None)
+
+
+def serving(app: Any) -> Any:
+    """The WSGI app, given each HTTP/1 request's Wire and its bounded body reader."""
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        exchange = environ.get("gunicorn.socket")
+        if not isinstance(exchange, Wire):
+            return app(environ, start_response)
+        environ[ENVIRON_KEY] = exchange
+        environ["wsgi.input"] = exchange.body.wrap(environ["wsgi.input"])
+        result = app(environ, start_response)
+        response = getattr(start_response, "__self__", None)  # gunicorn's Response
+        if exchange.closes and response is not None:  # say `Connection: close` on its answer
+            response.force_close()
+        return result
+
+    return serve
 
 
 def _body_length(headers: list[Any]) -> int | None:

@@ -15,7 +15,8 @@ from typing import Any
 
 from gunicorn import util
 
-from service.server.eventloop import BoundedWorker, Limits, error_response
+from service.server.client import Limits, error_response
+from service.server.eventloop import BoundedWorker
 
 _STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) ([^\r\n]*)\r\n")
 _MESSAGE = re.compile(rb"</h1>\s*(.*?)\s*</body>", re.DOTALL)

@@ -56,9 +56,6 @@ class Client(TConn):  # type: ignore[misc]
             return
         self.initialized = True
         self.sock.setblocking(True)
-        timeout = timeval(self.limits.body_timeout)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
         data, self.handed = self.handed, b""
         if negotiation.prior_knowledge_allowed(self.cfg, self.client):
             if negotiation.preface_match(data) == negotiation.MATCH:
@@ -69,9 +66,17 @@ class Client(TConn):  # type: ignore[misc]
                 return
             if negotiation.mismatch_is_error(self.cfg):
                 raise InvalidH2CPreface(data)
+        timeout = timeval(self.limits.body_timeout)  # HTTP/1 only: gunicorn's HTTP/2 reads differ
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
         self.parser = http.get_parser(self.cfg, self.sock, self.client)
         self.parser.unreader.sock = self.source
         self.parser.unreader.unread(data)
+
+    def unbound(self) -> None:
+        """Lift the read and write bounds (the connection is upgraded to HTTP/2)."""
+        for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+            self.sock.setsockopt(socket.SOL_SOCKET, option, timeval(0))
 
 
 class Deadlines:

@@ -55,8 +55,6 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
         super().load_wsgi()
         self.wsgi = wire.serving(self.wsgi)
 
-    # -- the event loop: reading
-
     def accept(self, listener: socket.socket) -> None:
         if self.cfg.is_ssl:
             super().accept(listener)
@@ -123,15 +121,19 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
         try:
             keep = bool(super().handle_request(req, conn))
         except BlockingIOError:  # SO_SNDTIMEO: the peer stopped reading its answer
+            timeout = self.limits.body_timeout
             self.log.warning(
-                "%s read none of its response for %gs: closed",
-                peer(conn.client),
-                self.limits.body_timeout,
+                "%s read none of its response for %gs: closed", peer(conn.client), timeout
             )
             keep = False
         finally:
             conn.sock = exchange.socket
         return exchange.finish(keep)
+
+    def handle_h2c_upgrade(self, conn: Any, req: Any, settings: Any) -> Any:
+        if isinstance(conn, Client):  # HTTP/2 from here on: gunicorn's own reads, unbounded
+            conn.unbound()
+        return super().handle_h2c_upgrade(conn, req, settings)
 
     def _hand_over(self, conn: Client) -> None:
         assert conn.ahead is not None
@@ -192,8 +194,6 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
         detail = f"The request line and headers did not arrive within {timeout:g} seconds."
         with contextlib.suppress(OSError):  # small: it fits the socket's buffer, or is lost
             conn.sock.send(error_response(408, "Request Timeout", detail))
-
-    # -- closing, without blocking the loop
 
     def finish_request(self, conn: Any, fs: Any) -> None:
         if self.cfg.is_ssl:

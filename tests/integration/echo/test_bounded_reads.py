@@ -104,7 +104,6 @@ def test_stalled_connections_hold_no_thread_and_are_closed_by_their_timeouts(
 ) -> None:
     heads, bodies = stalled
     peers = {f"127.0.0.1:{sock.getsockname()[1]}" for sock in heads}
-    before = len(bounded.lines())
     with Prober(bounded.url) as prober:
         answers = [_read_to_close(sock) for sock in heads + bodies]  # each closed by the server
     assert not prober.failures, prober.failures[:5]
@@ -128,11 +127,13 @@ def test_stalled_connections_hold_no_thread_and_are_closed_by_their_timeouts(
         assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
         assert b"\r\nConnection: close\r\n" in answer
         assert json.loads(answer.partition(b"\r\n\r\n")[2])["status"] == 408
-    lines = [
-        line
-        for line in bounded.json_lines()[before:]
-        if line.get("httpRequest", {}).get("status") == 408
-    ]
+    lines = bounded.wait_for_lines(
+        lambda line: (
+            line.get("httpRequest", {}).get("status") == 408
+            and line["request"]["body_expected_size"] == 1000
+        ),
+        STALLED,
+    )
     assert len(lines) == STALLED
     for line in lines:
         assert line["severity"] == "WARNING"

@@ -12,6 +12,9 @@ from service.server import trailers, worker
 from service.server.logconfig import logconfig_dict as make_logconfig_dict
 from service.settings import Settings, SettingsError
 
+# OpenTelemetry's stable HTTP names unless the caller chose otherwise: the instrumentation
+# reads this variable itself (it has no parameter for it), in the workers, after fork.
+os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 try:
     settings = Settings.from_env(os.environ)
 except SettingsError as error:

@@ -15,9 +15,10 @@ from urllib.parse import unquote_to_bytes
 import orjson
 from flask import Request
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, RequestTimeout
+from werkzeug.exceptions import BadRequest, HTTPException, RequestTimeout
 from werkzeug.formparser import FormDataParser
 
+from service.exchange import errors
 from service.exchange.outcome import FileInfo
 from service.server import connection
 
@@ -216,13 +217,13 @@ def _inflate(raw: bytes, wbits: int, max_bytes: int) -> bytes:
     while pending:
         out += inflater.decompress(pending, _INFLATE_CHUNK)
         if len(out) > max_bytes:
-            raise RequestEntityTooLarge(f"The decoded body is larger than {max_bytes} bytes.")
+            raise errors.too_large(max_bytes, "decoded body")
         pending = inflater.unconsumed_tail
         if inflater.eof:
             break
     out += inflater.flush(max_bytes + 1 - len(out))
     if len(out) > max_bytes:
-        raise RequestEntityTooLarge(f"The decoded body is larger than {max_bytes} bytes.")
+        raise errors.too_large(max_bytes, "decoded body")
     if not inflater.eof:
         raise zlib.error("the compressed stream ends early")
     return bytes(out)

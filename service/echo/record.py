@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from service.echo import body
+from service.exchange import errors
 from service.exchange.outcome import FileInfo, Record
 from service.exchange.traceids import TraceIds
 from service.telemetry import credentials, tracecontext
@@ -151,7 +152,7 @@ def _record(
 
 
 def _too_large(max_body_bytes: int) -> RequestEntityTooLarge:
-    return RequestEntityTooLarge(f"The body is larger than {max_body_bytes} bytes.")
+    return errors.too_large(max_body_bytes)
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:

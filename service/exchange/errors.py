@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import structlog
 from flask import Flask, Response, g
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from service.settings import Settings
 
@@ -42,3 +42,8 @@ def _unhandled(error: Exception) -> Response:
         exchange.note_error(error)
     _log.exception("unhandled exception", error_type=type(error).__qualname__)
     return http_error(InternalServerError())
+
+
+def too_large(limit: int, what: str = "body") -> RequestEntityTooLarge:
+    """The 413 for a body (or a decoded body) over ECHO_MAX_BODY_BYTES: one wording everywhere."""
+    return RequestEntityTooLarge(f"The {what} is larger than {limit} bytes.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import structlog
@@ -20,13 +20,13 @@ from flask import Flask, Request, Response, g, request, stream_with_context
 from opentelemetry import trace
 
 from service.exchange import routing, traceids
+from service.exchange.counting import CountingStream
 from service.exchange.identity import Identity
 from service.exchange.outcome import DownstreamCall, Finisher, Outcome, Record
 from service.exchange.traceids import TraceIds
 from service.settings import Settings
 
 _FINISHERS = "echoscope.finishers"
-_BODY_HEAD_BYTES = 65536  # what a streamed response keeps of its body for the log line
 _log = structlog.get_logger("echoscope.exchange")
 
 
@@ -169,7 +169,7 @@ def _stamp(response: Response) -> Response:
     if exchange.trace is not None:
         response.headers["traceresponse"] = exchange.trace.traceresponse
     if response.is_streamed:
-        response.response = _CountingStream(response.response)
+        response.response = CountingStream(response.response)
     g.echoscope_response = response
     return response
 
@@ -181,7 +181,7 @@ def _finisher(finishers: list[Finisher]) -> Callable[[BaseException | None], Non
         response: Response | None = g.pop("echoscope_response", None)
         exchange: Exchange | None = g.get("exchange")
         if response is not None and exchange is not None:
-            if isinstance(response.response, _CountingStream):
+            if isinstance(response.response, CountingStream):
                 response.response.when_closed(_later(finishers, exchange, response))
             else:
                 _run(finishers, _outcome(exchange, response))
@@ -208,7 +208,7 @@ def _later(finishers: list[Finisher], exchange: Exchange, response: Response) ->
 
 def _outcome(exchange: Exchange, response: Response) -> Outcome:
     elapsed = time.perf_counter() - exchange.started
-    streamed = response.response if isinstance(response.response, _CountingStream) else None
+    streamed = response.response if isinstance(response.response, CountingStream) else None
     body = streamed.head if streamed else response.get_data()
     req = exchange.request
     rec = exchange.record or exchange.capturer.capture_head(
@@ -241,35 +241,3 @@ def _run(finishers: list[Finisher], outcome: Outcome) -> None:
             finisher(outcome)
         except Exception:  # telemetry must never fail the request it describes
             _log.exception("telemetry finisher failed", finisher=finisher.__qualname__)
-
-
-class _CountingStream:
-    """A streamed body that counts what it yields and keeps its first bytes for the log."""
-
-    def __init__(self, chunks: Iterable[bytes | str]) -> None:
-        self._chunks = chunks
-        self.size = 0
-        self.head = b""
-        self._on_close: list[Callable[[], None]] = []
-
-    def __iter__(self) -> Iterator[bytes]:
-        for item in self._chunks:
-            chunk = item.encode() if isinstance(item, str) else item
-            self.size += len(chunk)
-            if len(self.head) < _BODY_HEAD_BYTES:
-                self.head += chunk[: _BODY_HEAD_BYTES - len(self.head)]
-            yield chunk
-
-    def when_closed(self, callback: Callable[[], None]) -> None:
-        """Run `callback` once, when the server closes the body (WSGI's `close`)."""
-        self._on_close.append(callback)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._chunks, "close", None)
-            if close is not None:
-                close()
-        finally:
-            callbacks, self._on_close = self._on_close, []
-            for callback in callbacks:
-                callback()

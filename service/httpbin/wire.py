@@ -8,10 +8,10 @@ from typing import Any
 
 import orjson
 from flask import Flask, Request, Response, request
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest
 
 from service.echo import record
-from service.exchange import pipeline
+from service.exchange import errors, pipeline
 from service.exchange.outcome import Record
 from service.exchange.routing import add_any_method_rule, add_strict_rule
 from service.httpbin import shape
@@ -48,7 +48,7 @@ class _Views:
     def dump_request(self) -> Response:
         raw = request.get_data(cache=True)
         if len(raw) > self._limit:
-            raise RequestEntityTooLarge(f"The body is larger than {self._limit} bytes.")
+            raise errors.too_large(self._limit)
         rec = shape.record(self._limit)
         return shape.text_response(_request_head(request, rec["headers"]) + raw)
 
@@ -86,7 +86,7 @@ def _discard_body(req: Request, limit: int) -> int:
     while chunk := req.stream.read(_CHUNK):
         received += len(chunk)
         if received > limit:
-            raise RequestEntityTooLarge(f"The body is larger than {limit} bytes.")
+            raise errors.too_large(limit)
     return received
 
 

@@ -60,7 +60,7 @@ class Instruments:
 
 
 def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instruments:
-    """Create every metric of SPEC §5 in a fresh registry."""
+    """Create every metric (the README's metric table) in a fresh registry."""
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created: noise here
     registry = CollectorRegistry()
     if not multiprocess_mode:

@@ -11,17 +11,12 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, g
+from flask import Flask
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.instrumentation import wsgi as otel_wsgi
-from opentelemetry.instrumentation._semconv import (
-    _OpenTelemetrySemanticConventionStability,
-    _OpenTelemetryStabilitySignalType,
-    _StabilityMode,
-)
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.propagators.composite import CompositePropagator
@@ -33,13 +28,12 @@ from opentelemetry.sdk.trace.export import (
     ConsoleSpanExporter,
     SpanExporter,
 )
-from opentelemetry.util._importlib_metadata import entry_points
 
 from service.exchange import pipeline, routing
 from service.exchange.identity import Identity
 from service.exchange.outcome import Outcome
 from service.settings import Settings
-from service.telemetry import credentials, redact
+from service.telemetry import credentials, redact, spanfaults
 from service.telemetry.cloudtrace import LenientCloudTracePropagator
 
 _PROVIDER = "echoscope.tracer_provider"
@@ -54,7 +48,9 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
     provider = create_provider(settings, identity)
     app.extensions[_PROVIDER] = provider
     propagate.set_global_textmap(create_propagator(settings.propagators))
-    use_semconv(settings.semconv_opt_in)
+    # The instrumentation reads OTEL_SEMCONV_STABILITY_OPT_IN itself (it has no parameter for
+    # it): config/gunicorn.conf.py and the image default it to `http`, the stable names.
+    original_wsgi_app = app.wsgi_app
     FlaskInstrumentor.instrument_app(  # type: ignore[no-untyped-call]
         app,
         tracer_provider=provider,
@@ -65,20 +61,9 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
     # The instrumentation's WSGI wrapper records OTel metrics (echoscope's metrics are
     # Prometheus ones) and response attributes, recomputing every request attribute to
     # do so; the span finisher below sets the response attributes from the response.
-    app.wsgi_app = app._original_wsgi_app  # type: ignore[attr-defined,method-assign]
+    app.wsgi_app = original_wsgi_app  # type: ignore[method-assign]
     pipeline.on_finish(app, _span_finisher(settings))
-    app.after_request(_mark_fault)
-
-
-def _mark_fault(response: Response) -> Response:
-    """An event naming the connection fault asked for, while the span is open (streams too)."""
-    exchange: pipeline.Exchange | None = g.get("exchange")
-    fault = exchange.fault if exchange is not None else ""
-    span = trace.get_current_span()
-    if fault and span.is_recording():
-        span.add_event("echoscope.fault", {"echoscope.fault": fault})
-        span.set_attribute("error.type", fault)
-    return response
+    spanfaults.init_app(app)
 
 
 def create_provider(settings: Settings, identity: Identity) -> TracerProvider:
@@ -108,10 +93,13 @@ def create_resource(identity: Identity) -> Resource:
 
 def create_sampler(settings: Settings) -> sampling.Sampler:
     """The sampler named by OTEL_TRACES_SAMPLER, with OTEL_TRACES_SAMPLER_ARG for ratios."""
-    factory = sampling._KNOWN_SAMPLERS[settings.traces_sampler]
-    if settings.traces_sampler.endswith("traceidratio"):
-        return factory(settings.traces_sampler_arg)  # type: ignore[no-any-return,operator]
-    return factory  # type: ignore[return-value]
+    name, ratio = settings.traces_sampler, settings.traces_sampler_arg
+    root: sampling.Sampler = {
+        "always_on": sampling.ALWAYS_ON,
+        "always_off": sampling.ALWAYS_OFF,
+        "traceidratio": sampling.TraceIdRatioBased(ratio),
+    }[name.removeprefix("parentbased_")]
+    return sampling.ParentBased(root) if name.startswith("parentbased_") else root
 
 
 def create_exporter(name: str, protocol: str = "http/protobuf") -> SpanExporter | None:
@@ -141,24 +129,6 @@ def create_propagator(names: tuple[str, ...]) -> TextMapPropagator:
         for name in names
     ]
     return CompositePropagator(propagators)
-
-
-def use_semconv(opt_in: str) -> None:
-    """Apply OTEL_SEMCONV_STABILITY_OPT_IN (read by Settings) to the HTTP instrumentation.
-
-    The instrumentation would read the environment itself; echoscope reads settings once.
-    """
-    stability = _OpenTelemetrySemanticConventionStability
-    stability._initialize()  # type: ignore[no-untyped-call]
-    choices = {part.strip() for part in opt_in.split(",")}
-    mode = (
-        _StabilityMode.HTTP_DUP
-        if "http/dup" in choices
-        else _StabilityMode.HTTP
-        if "http" in choices
-        else _StabilityMode.DEFAULT
-    )
-    stability._OTEL_SEMCONV_STABILITY_SIGNAL_MAPPING[_OpenTelemetryStabilitySignalType.HTTP] = mode
 
 
 def excluded_urls(paths: tuple[str, ...]) -> str:
@@ -191,15 +161,12 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
         f"http.request.header.{name.replace('-', '_')}" for name in credentials.TOKEN_HEADERS
     ]
     query_names = settings.redact_query
-    mode = _OpenTelemetrySemanticConventionStability._get_opentelemetry_stability_opt_in_mode(
-        _OpenTelemetryStabilitySignalType.HTTP
-    )
 
     def finish(outcome: Outcome) -> None:
         span = trace.get_current_span()
         if not span.is_recording():
             return
-        otel_wsgi.add_response_attributes(span, f"{outcome.status} ", [], None, mode)
+        _add_response_attributes(span, outcome)
         query = outcome.record["query_string"]
         if query:
             span.set_attribute("url.query", redact.query_string(query, query_names))
@@ -218,6 +185,14 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
             span.update_name(f"{outcome.method} {routing.UNMATCHED}")
 
     return finish
+
+
+def _add_response_attributes(span: trace.Span, outcome: Outcome) -> None:
+    # What the instrumentation's WSGI wrapper (un-wrapped in init_app) would set.
+    span.set_attribute("http.response.status_code", outcome.status)
+    if outcome.status >= 500:
+        span.set_attribute("error.type", outcome.error_type or str(outcome.status))
+        span.set_status(trace.Status(trace.StatusCode.ERROR))
 
 
 def provider_of(app: Flask) -> TracerProvider | None:

@@ -25,7 +25,7 @@ def _imports(module: Path) -> set[str]:
 
 # Each package may import only those before it (and service.settings, the version).
 LAYERS = ("exchange", "telemetry", "server", "cloud", "echo", "httpbin", "calls", "inspector")
-TOP = {"__init__.py", "app.py", "settings.py", "wsgi.py"}
+TOP = {"__init__.py", "app.py", "settings", "wsgi.py"}
 
 
 def test_what_gunicorns_master_imports_does_not_import_flask() -> None:
@@ -51,9 +51,10 @@ def test_service_holds_the_wiring_and_one_package_per_concern() -> None:
 def test_no_package_imports_one_above_it() -> None:
     for module in SERVICE.rglob("*.py"):
         package = module.relative_to(SERVICE).parts[0]
-        if package in TOP:
+        if package in TOP - {"settings"}:
             continue
-        allowed = {*LAYERS[: LAYERS.index(package) + 1], "settings"}
+        layers = LAYERS[: LAYERS.index(package) + 1] if package in LAYERS else ()
+        allowed = {*layers, "settings"}  # settings itself imports nothing else of service
         for name in _imports(module):
             parts = name.split(".")
             if parts[0] == "service" and len(parts) > 1 and parts[1] not in {"__version__"}:
@@ -71,7 +72,7 @@ def test_finishers_never_import_a_view_or_a_feature() -> None:
         assert not any(name.startswith(("service.echo", "service.calls")) for name in imported)
 
 
-def _pending_no_module_is_over_250_lines() -> None:
+def test_no_module_is_over_250_lines() -> None:
     for module in SERVICE.rglob("*.py"):
         lines = len(module.read_text().splitlines())
         assert lines <= 250, f"{module.relative_to(SERVICE)} has {lines} lines"

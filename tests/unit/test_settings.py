@@ -46,7 +46,6 @@ PARSED = [
     ("OTEL_TRACES_SAMPLER_ARG", "0.25", "traces_sampler_arg", 0.25),
     ("OTEL_PROPAGATORS", "tracecontext", "propagators", ("tracecontext",)),
     ("OTEL_PROPAGATORS", "none", "propagators", ()),
-    ("OTEL_SEMCONV_STABILITY_OPT_IN", "http/dup", "semconv_opt_in", "http/dup"),
     ("GCE_METADATA_HOST", "127.0.0.1:9", "metadata_host", "127.0.0.1:9"),
     ("ECHO_UNSAFE_CONTENT_TYPES", "true", "unsafe_content_types", True),
     ("ECHO_REDIRECT_HOSTS", "Example.com, b.example", "redirect_hosts",

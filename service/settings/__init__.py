@@ -1,0 +1,182 @@
+"""Settings: the only place that reads the environment, once, into a frozen object."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from service.settings.parse import (
+    Reader,
+    SettingsError,
+    boolean,
+    choice,
+    float_in,
+    header_value,
+    int_in,
+    name_set,
+    non_empty,
+    paths,
+    propagator_list,
+    redis_url_or_empty,
+    url_prefixes,
+    url_template,
+)
+
+__all__ = ["Settings", "SettingsError"]
+
+_DEFAULT_REDACT_HEADERS = (
+    "authorization,proxy-authorization,cookie,set-cookie,x-api-key,x-serverless-authorization"
+)
+# OpenTelemetry's `url.query` list and the cloud signed-URL credentials included.
+_DEFAULT_REDACT_QUERY = (
+    "token,access_token,password,secret,api_key,key,sig,signature,"
+    "awsaccesskeyid,x-goog-signature,x-goog-credential,"
+    "x-amz-signature,x-amz-credential,x-amz-security-token"
+)
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_EXPORTERS = ("none", "otlp", "console")
+_SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+_OTLP_PROTOCOLS = ("http/protobuf", "http/json")  # OTLP over HTTP; no gRPC exporter installed
+_ECHO_BODY_LOGGING = ("reference", "copy")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything echoscope reads from its environment (the README's settings table)."""
+
+    port: int = 8080
+    web_concurrency: int = 1
+    threads: int = 8
+    log_level: str = "INFO"
+    log_format: str = "json"
+    log_body_bytes: int = 4096
+    redact_headers: frozenset[str] = frozenset(_DEFAULT_REDACT_HEADERS.split(","))
+    redact_query: frozenset[str] = frozenset(_DEFAULT_REDACT_QUERY.split(","))
+    max_body_bytes: int = 10_485_760
+    max_delay_seconds: float = 10.0
+    trusted_proxy_hops: int = 0
+    cors_origin: str = "*"
+    exclude_paths: tuple[str, ...] = ("/health", "/metrics")
+    metrics_enabled: bool = True
+    multiproc_dir: str | None = None
+    google_cloud_project: str | None = None
+    k_service: str | None = None
+    k_revision: str | None = None
+    k_configuration: str | None = None
+    otel_sdk_disabled: bool = False
+    service_name: str = "echoscope"
+    traces_exporter: str = "none"
+    traces_sampler: str = "parentbased_always_on"
+    traces_sampler_arg: float = 1.0
+    propagators: tuple[str, ...] = ("gcp_trace", "tracecontext", "baggage")
+    metadata_host: str = "metadata.google.internal"
+    unsafe_content_types: bool = False
+    redirect_hosts: frozenset[str] = frozenset()
+    call_targets: tuple[str, ...] = ()
+    call_auth: str = "none"
+    call_timeout_seconds: float = 5.0
+    call_max_hops: int = 5
+    inspect_token: str | None = None
+    history_size: int = 500
+    history_url: str | None = None
+    history_path: str | None = None
+    trace_url_template: str | None = None
+    logs_url_template: str | None = None
+    otlp_traces_protocol: str = "http/protobuf"
+    log_echo_body: str = "reference"
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 15.0
+    faults_enabled: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read and validate every setting; raise SettingsError naming a bad one."""
+        reader = Reader(environ)
+        otlp_protocol = reader.get(
+            "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", choice(_OTLP_PROTOCOLS)
+        )
+        return cls(
+            **_server(reader),
+            log_level=reader.get("ECHO_LOG_LEVEL", "INFO", choice(_LOG_LEVELS, upper=True)),
+            log_format=reader.get("ECHO_LOG_FORMAT", "json", choice(("json", "console"))),
+            log_body_bytes=reader.get("ECHO_LOG_BODY_BYTES", "4096", int_in(0, 1 << 20)),
+            redact_headers=reader.get(
+                "ECHO_REDACT_HEADERS", _DEFAULT_REDACT_HEADERS, name_set, True
+            ),
+            redact_query=reader.get("ECHO_REDACT_QUERY", _DEFAULT_REDACT_QUERY, name_set, True),
+            max_body_bytes=reader.get("ECHO_MAX_BODY_BYTES", "10485760", int_in(0, 1 << 34)),
+            max_delay_seconds=reader.get("ECHO_MAX_DELAY_SECONDS", "10.0", float_in(0, 3600)),
+            trusted_proxy_hops=reader.get("ECHO_TRUSTED_PROXY_HOPS", "0", int_in(0, 16)),
+            cors_origin=reader.get("ECHO_CORS_ORIGIN", "*", header_value, True),
+            exclude_paths=reader.get("ECHO_EXCLUDE_PATHS", "/health,/metrics", paths, True),
+            metrics_enabled=reader.get("ECHO_METRICS", "true", boolean),
+            multiproc_dir=reader.optional("PROMETHEUS_MULTIPROC_DIR"),
+            google_cloud_project=reader.optional("GOOGLE_CLOUD_PROJECT"),
+            k_service=reader.optional("K_SERVICE"),
+            k_revision=reader.optional("K_REVISION"),
+            k_configuration=reader.optional("K_CONFIGURATION"),
+            otel_sdk_disabled=reader.get("OTEL_SDK_DISABLED", "false", boolean),
+            service_name=reader.get("OTEL_SERVICE_NAME", "echoscope", non_empty),
+            traces_exporter=reader.get("OTEL_TRACES_EXPORTER", "none", choice(_EXPORTERS)),
+            traces_sampler=reader.get(
+                "OTEL_TRACES_SAMPLER", "parentbased_always_on", choice(_SAMPLERS)
+            ),
+            traces_sampler_arg=reader.get("OTEL_TRACES_SAMPLER_ARG", "1.0", float_in(0, 1)),
+            propagators=reader.get(
+                "OTEL_PROPAGATORS", "gcp_trace,tracecontext,baggage", propagator_list
+            ),
+            metadata_host=reader.get("GCE_METADATA_HOST", "metadata.google.internal", non_empty),
+            unsafe_content_types=reader.get("ECHO_UNSAFE_CONTENT_TYPES", "false", boolean),
+            faults_enabled=reader.get("ECHO_FAULTS", "true", boolean),
+            redirect_hosts=reader.get("ECHO_REDIRECT_HOSTS", "", name_set, True),
+            call_targets=reader.get("ECHO_CALL_TARGETS", "", url_prefixes, True),
+            call_auth=reader.get("ECHO_CALL_AUTH", "none", choice(("none", "google"))),
+            call_timeout_seconds=reader.get("ECHO_CALL_TIMEOUT_SECONDS", "5", float_in(0.1, 60)),
+            call_max_hops=reader.get("ECHO_CALL_MAX_HOPS", "5", int_in(1, 32)),
+            inspect_token=reader.optional("ECHO_INSPECT_TOKEN"),
+            history_size=reader.get("ECHO_HISTORY_SIZE", "500", int_in(1, 100_000)),
+            history_url=reader.get("ECHO_HISTORY_URL", "", redis_url_or_empty, True) or None,
+            history_path=reader.optional("ECHO_HISTORY_PATH"),
+            trace_url_template=reader.get("ECHO_TRACE_URL_TEMPLATE", "", url_template, True)
+            or None,
+            logs_url_template=reader.get("ECHO_LOGS_URL_TEMPLATE", "", url_template, True) or None,
+            otlp_traces_protocol=reader.get(
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", otlp_protocol, choice(_OTLP_PROTOCOLS)
+            ),
+            log_echo_body=reader.get("ECHO_LOG_ECHO_BODY", "reference", choice(_ECHO_BODY_LOGGING)),
+        )._checked()
+
+    def _checked(self) -> Settings:
+        # The inspector's token arrives in Authorization: a log line must never hold it.
+        if self.inspect_token and "authorization" not in self.redact_headers:
+            raise SettingsError(
+                f"invalid ECHO_REDACT_HEADERS={','.join(sorted(self.redact_headers))!r}: "
+                "must include authorization while ECHO_INSPECT_TOKEN is set"
+            )
+        return self
+
+    @property
+    def multiprocess(self) -> bool:
+        """True when metrics are shared between gunicorn workers through files."""
+        return self.multiproc_dir is not None
+
+
+def _server(reader: Reader) -> dict[str, Any]:
+    """What gunicorn and its worker are given: the port, processes, threads and read bounds."""
+    return {
+        "port": reader.get("PORT", "8080", int_in(1, 65535)),
+        "web_concurrency": reader.get("WEB_CONCURRENCY", "1", int_in(1, 64)),
+        "threads": reader.get("ECHO_THREADS", "8", int_in(1, 256)),
+        "header_timeout_seconds": reader.get(
+            "ECHO_HEADER_TIMEOUT_SECONDS", "10", float_in(0.1, 3600)
+        ),
+        "body_timeout_seconds": reader.get("ECHO_BODY_TIMEOUT_SECONDS", "15", float_in(0.1, 3600)),
+    }

@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.calls import routes as calls_routes
 from service.cloud import instance
-from service.echo import body, cors, health, openapi, record
+from service.echo import body, cors, health, openapi, record, websocket
 from service.echo import routes as echo_routes
 from service.exchange import errors, identity, pipeline, routing
 from service.httpbin import (
@@ -29,7 +29,7 @@ from service.httpbin import (
 )
 from service.inspector import routes as inspector_routes
 from service.settings import Settings
-from service.telemetry import logfields, logs, metrics, tracing
+from service.telemetry import logfields, logs, metrics, spanfaults, tracing
 
 
 def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask:
@@ -43,6 +43,7 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     routing.answer_options(app)
     me = identity.of_process(settings)
     tracing.init_app(app, settings, me)  # first: every later hook runs inside the server span
+    spanfaults.init_app(app)  # a faulted exchange's event, while its span is open
     pipeline.init_app(app, settings, me, record)
     facts = instance.init_app(app, settings)  # right after: every exchange's `server` gets them
     facts.subscribe(tracing.cloud_facts_listener(app))
@@ -69,6 +70,7 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     dynamic.init_app(app, settings)
     streams.init_app(app, settings)
     calls_routes.init_app(app, settings)
+    websocket.init_app(app, settings)
     if settings.trusted_proxy_hops:
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ from service.echo import body
 from service.exchange import errors
 from service.exchange.outcome import FileInfo, Record
 from service.exchange.traceids import TraceIds
+from service.server import environ
 from service.telemetry import credentials, tracecontext
 
 
@@ -143,6 +144,8 @@ def _record(
         # Propagation forensics and who called: computed by their own modules.
         "trace_context": tracecontext.describe(headers, trace),
         "auth": credentials.describe(headers),
+        "protocol": req.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+        "http2": req.environ.get(environ.HTTP2),
         "body_complete": None,  # known once the body is read (`capture` sets it)
         "body_expected_size": req.content_length,
     }

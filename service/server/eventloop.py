@@ -53,7 +53,7 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
-        self.wsgi = wire.serving(self.wsgi)
+        self.wsgi = wire.Serving(self.wsgi)
 
     def accept(self, listener: socket.socket) -> None:
         if self.cfg.is_ssl:

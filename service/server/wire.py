@@ -188,22 +188,23 @@ class RecordedBody:
         return b"".join(part.getvalue() for part in parts if part is not None)
 
 
-def serving(app: Any) -> Any:
-    """The WSGI app, given each HTTP/1 request's Wire and its bounded body reader."""
+class Serving:
+    """The WSGI app, given each HTTP/1 request's Wire and its bounded body reader; `app` is it."""
 
-    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         exchange = environ.get("gunicorn.socket")
         if not isinstance(exchange, Wire):
-            return app(environ, start_response)
+            return self.app(environ, start_response)
         environ[ENVIRON_KEY] = exchange
         environ["wsgi.input"] = exchange.body.wrap(environ["wsgi.input"])
-        result = app(environ, start_response)
+        result = self.app(environ, start_response)
         response = getattr(start_response, "__self__", None)  # gunicorn's Response
         if exchange.closes and response is not None:  # say `Connection: close` on its answer
             response.force_close()
         return result
-
-    return serve
 
 
 def _body_length(headers: list[Any]) -> int | None:

@@ -16,14 +16,16 @@ from typing import Any
 from gunicorn import util
 
 from service.server.client import Limits, error_response
+from service.server.environ import ProtocolFacts
 from service.server.eventloop import BoundedWorker
 
 _STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) ([^\r\n]*)\r\n")
 _MESSAGE = re.compile(rb"</h1>\s*(.*?)\s*</body>", re.DOTALL)
 
 
-class JsonErrorWorker(BoundedWorker):
-    """gunicorn's threaded worker, bounded (service/server/eventloop.py), refusing in JSON."""
+class JsonErrorWorker(ProtocolFacts, BoundedWorker):
+    """gunicorn's threaded worker, bounded (server/eventloop.py), with ProtocolFacts, refusing
+    in JSON."""
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         page = _CapturedSocket(client)

@@ -75,6 +75,7 @@ class ExchangeLine:
     encoded_request: bytes  # `request` as JSON
     response: dict[str, Any]
     calls: list[dict[str, Any]] | None  # /call's downstream calls, when there were any
+    websocket: dict[str, object] | None = None  # a WebSocket session's counts and close
 
 
 def line_builder(settings: Settings) -> Callable[[Outcome], ExchangeLine]:
@@ -93,6 +94,7 @@ def line_builder(settings: Settings) -> Callable[[Outcome], ExchangeLine]:
             encoded,
             _response_part(settings, outcome, encoded),
             _calls(outcome.calls, query, in_text) if outcome.calls else None,
+            outcome.websocket.as_dict() if outcome.websocket else None,
         )
 
     return build
@@ -109,14 +111,16 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
         if not logger.is_enabled_for(level):
             return
         line = build(outcome)
-        calls = {"calls": line.calls} if line.calls else {}
+        extra: dict[str, Any] = {"calls": line.calls} if line.calls else {}
+        if line.websocket:
+            extra["websocket"] = line.websocket
         logger.log(
             level,
             line.message,
             httpRequest=line.http_request,
             request=orjson.Fragment(line.encoded_request) if as_fragment else line.request,
             response=line.response,
-            **calls,
+            **extra,
         )
 
     return write
@@ -187,9 +191,8 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
         "status": outcome.status,
         "headers": logbounds.headers(redacted, cut),
         "body_size": outcome.response_size,
+        **({"fault": outcome.fault} if outcome.fault else {}),  # README: Connection level
     }
-    if outcome.fault:  # what the client got instead (README: Connection level)
-        part["fault"] = outcome.fault
     if outcome.body_is_record and settings.log_echo_body == "reference":
         # the body is the record the line logs as `request` (and /call's `calls`, logged too)
         part["body_ref"] = "request, calls" if outcome.calls else "request"

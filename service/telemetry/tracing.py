@@ -33,7 +33,7 @@ from service.exchange import pipeline, routing
 from service.exchange.identity import Identity
 from service.exchange.outcome import Outcome
 from service.settings import Settings
-from service.telemetry import credentials, redact, spanfaults
+from service.telemetry import credentials, redact, sessions
 from service.telemetry.cloudtrace import LenientCloudTracePropagator
 
 _PROVIDER = "echoscope.tracer_provider"
@@ -63,7 +63,6 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
     # do so; the span finisher below sets the response attributes from the response.
     app.wsgi_app = original_wsgi_app  # type: ignore[method-assign]
     pipeline.on_finish(app, _span_finisher(settings))
-    spanfaults.init_app(app)
 
 
 def create_provider(settings: Settings, identity: Identity) -> TracerProvider:
@@ -183,6 +182,7 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
         _split_server_address(span, attributes.get("server.address"))
         if outcome.route == routing.UNMATCHED:
             span.update_name(f"{outcome.method} {routing.UNMATCHED}")
+        sessions.add_to_span(span, outcome.websocket)
 
     return finish
 

@@ -4,6 +4,7 @@ RECORD_FIELDS = [
     "uuid", "endpoint", "method", "cookies", "data", "headers", "args", "form", "remote_addr",
     "files", "path", "url", "scheme", "host", "query_string", "json", "data_encoding",
     "body_size", "client_ip", "origin", "trace", "server", "trace_context", "auth",
+    "protocol", "http2",
     "body_complete", "body_expected_size",
 ]  # fmt: skip
 

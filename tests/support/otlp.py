@@ -65,6 +65,12 @@ class ReceivedSpan:
             for event in span.events
         ]
         self.resource = resource
+        self.start_time_unix_nano: int = span.start_time_unix_nano
+        self.end_time_unix_nano: int = span.end_time_unix_nano
+        self.events = [
+            (event.name, {kv.key: _value(kv.value) for kv in event.attributes})
+            for event in span.events
+        ]
 
 
 class OtlpReceiver:

@@ -69,6 +69,9 @@ PARSED = [
     ("ECHO_HEADER_TIMEOUT_SECONDS", "2.5", "header_timeout_seconds", 2.5),
     ("ECHO_BODY_TIMEOUT_SECONDS", "30", "body_timeout_seconds", 30.0),
     ("ECHO_FAULTS", "false", "faults_enabled", False),
+    ("ECHO_HTTP2", "false", "http2", False),
+    ("ECHO_HTTP2", "on", "http2", True),
+    ("ECHO_WEBSOCKET_MAX_SECONDS", "30.5", "websocket_max_seconds", 30.5),
 ]  # fmt: skip
 
 BAD = [
@@ -118,6 +121,10 @@ BAD = [
     ("ECHO_BODY_TIMEOUT_SECONDS", "-1"),
     ("ECHO_BODY_TIMEOUT_SECONDS", "inf"),
     ("ECHO_FAULTS", "sometimes"),
+    ("ECHO_HTTP2", "h2c"),
+    ("ECHO_WEBSOCKET_MAX_SECONDS", "0"),
+    ("ECHO_WEBSOCKET_MAX_SECONDS", "3601"),
+    ("ECHO_WEBSOCKET_MAX_SECONDS", "forever"),
 ]
 
 
@@ -173,6 +180,7 @@ def test_defaults_are_those_of_the_spec() -> None:
     )
     assert (settings.header_timeout_seconds, settings.body_timeout_seconds) == (10, 15)
     assert settings.faults_enabled is True
+    assert (settings.http2, settings.websocket_max_seconds) == (True, 55)
 
 
 @pytest.mark.parametrize(("variable", "raw", "field", "expected"), PARSED)

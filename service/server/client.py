@@ -62,7 +62,8 @@ class Client(TConn):  # type: ignore[misc]
                 self.is_http2 = True
                 self.parser = http.get_parser(self.cfg, self.sock, self.client, True)
                 self.parser.initiate_connection()
-                self.parser.receive_data(data)
+                # What arrived with the preface may hold whole requests: served first.
+                self.parser.pending_requests.extend(self.parser.receive_data(data))
                 return
             if negotiation.mismatch_is_error(self.cfg):
                 raise InvalidH2CPreface(data)

@@ -16,6 +16,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import h2.config
+import h2.connection
+import h2.events
 import pytest
 import requests
 
@@ -195,3 +198,27 @@ def test_a_client_that_reads_no_answer_is_let_go(bounded: Server) -> None:
     assert lines[0]["severity"] == "WARNING" and "127.0.0.1:" in lines[0]["message"]
     sock.close()
     assert requests.get(f"{bounded.url}/health", timeout=5).status_code == 200
+
+
+def test_an_http2_request_sent_with_the_preface_is_served(bounded: Server) -> None:
+    # The event loop reads the connection preface; a request that came in the same
+    # segment must reach gunicorn's HTTP/2 connection along with it.
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    headers = [(":method", "GET"), (":path", "/anything?h2=1"), (":scheme", "http")]
+    client.send_headers(1, [*headers, (":authority", "x")], end_stream=True)
+    sock = socket.create_connection(("127.0.0.1", bounded.port), timeout=10)
+    with sock:
+        sock.sendall(client.data_to_send())  # preface, SETTINGS and HEADERS in one write
+        status, body = None, b""
+        while True:
+            events = client.receive_data(sock.recv(65536))
+            for event in events:
+                if isinstance(event, h2.events.ResponseReceived):
+                    status = dict(event.headers)[b":status"]
+                elif isinstance(event, h2.events.DataReceived):
+                    body += event.data
+            sock.sendall(client.data_to_send())
+            if any(isinstance(event, h2.events.StreamEnded) for event in events):
+                break
+    assert status == b"200" and json.loads(body)["args"] == {"h2": "1"}

@@ -25,8 +25,8 @@ def capture(
     max_body_bytes: int,
 ) -> Record:
     """The record of `req`, its body read within `max_body_bytes` (a 413 past it)."""
-    if (req.content_length or 0) > max_body_bytes:  # refused from the head: never read, no 100
-        raise _too_large(max_body_bytes)
+    if (req.content_length or 0) > max_body_bytes and _expects_continue(req):
+        raise _too_large(max_body_bytes)  # refused from the head, instead of 100 Continue
     raw = body.read_raw(req)
     if len(raw) > max_body_bytes:
         raise _too_large(max_body_bytes)
@@ -152,6 +152,10 @@ def _record(
     if json_error is not None:
         record["json_error"] = json_error
     return record
+
+
+def _expects_continue(req: Request) -> bool:
+    return req.headers.get("Expect", "").strip().lower() == "100-continue"
 
 
 def _too_large(max_body_bytes: int) -> RequestEntityTooLarge:

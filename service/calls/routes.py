@@ -36,12 +36,16 @@ class LoopDetected(HTTPException):
     code = 508
 
 
-def init_app(app: Flask, settings: Settings) -> None:
+Outbound = tuple[Caller, Targets]  # the checked client and its allow-list, one per worker
+
+
+def init_app(app: Flask, settings: Settings, outbound: Outbound | None) -> None:
     """Register /call (a JSON 404 while ECHO_CALL_TARGETS is empty)."""
-    add_any_method_rule(app, "/call", "call", _call_view(settings, _caller(app, settings)))
+    add_any_method_rule(app, "/call", "call", _call_view(settings, outbound))
 
 
-def _caller(app: Flask, settings: Settings) -> tuple[Caller, Targets] | None:
+def outbound_of(app: Flask, settings: Settings) -> Outbound | None:
+    """The client /call (and the inspector's replay) sends with; None without targets."""
     if not settings.call_targets:
         return None
     try:
@@ -55,9 +59,7 @@ def _caller(app: Flask, settings: Settings) -> tuple[Caller, Targets] | None:
     return Caller(client, targets, timeout, tokens), targets
 
 
-def _call_view(
-    settings: Settings, caller: tuple[Caller, Targets] | None
-) -> Callable[..., Response]:
+def _call_view(settings: Settings, caller: Outbound | None) -> Callable[..., Response]:
     def call() -> Response:
         if caller is None:
             raise NotFound("/call is off: ECHO_CALL_TARGETS is empty.")

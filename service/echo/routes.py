@@ -8,7 +8,7 @@ from collections.abc import Callable
 import orjson
 from flask import Flask, Response, request
 
-from service.echo import control, durations
+from service.echo import control, durations, reply
 from service.exchange import pipeline
 from service.exchange.pipeline import RecordResponse
 from service.exchange.routing import add_any_method_rule
@@ -39,8 +39,13 @@ def _echo_view(settings: Settings) -> EchoView:
             settings.unsafe_content_types,
             settings.faults_enabled,
         )
+        written = reply.read(request, settings.unsafe_content_types, settings.redirect_hosts)
         record = pipeline.current().echo_record(settings.max_body_bytes)
+        if written is not None and written.body is not None:
+            return control.apply(controls, reply.respond(written))
         response = RecordResponse(orjson.dumps(record) + b"\n", mimetype="application/json")
+        if written is not None:
+            reply.add_headers(written, response)
         return control.apply(controls, response)
 
     return echo

@@ -50,6 +50,8 @@ class Record(TypedDict):
     server: dict[str, Any]
     trace_context: dict[str, Any]
     auth: dict[str, Any] | None
+    client_cert: dict[str, Any] | None
+    tls: NotRequired[dict[str, Any]]
     body_complete: bool | None  # False: the body ended before its Content-Length or last chunk
     body_expected_size: int | None  # the Content-Length
     json_error: NotRequired[str]
@@ -137,6 +139,7 @@ class Outcome:
     excluded: bool  # a path of ECHO_EXCLUDE_PATHS: counted, never logged, traced or recorded
     calls: tuple[DownstreamCall, ...] = ()  # the outgoing calls the exchange made
     websocket: SessionSummary | None = None  # the session /websocket/echo served
+    written_by_caller: bool = False  # the body is the caller's x-set-response-body
     fault: str = ""  # the connection fault the caller asked for (x-set-response-fault)
 
 

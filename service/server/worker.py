@@ -15,6 +15,7 @@ from typing import Any
 
 from gunicorn import util
 
+from service.server import tls
 from service.server.client import Limits, error_response
 from service.server.environ import ProtocolFacts
 from service.server.eventloop import BoundedWorker
@@ -28,6 +29,13 @@ class JsonErrorWorker(ProtocolFacts, BoundedWorker):
     in JSON."""
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        if tls.is_plain_http(exc):
+            self.log.warning("Plain HTTP on the TLS port from ip=%s: answered 400", addr[0])
+            try:
+                tls.refuse_plain_http(client)
+            except OSError:
+                self.log.debug("Failed to send error message.")
+            return
         page = _CapturedSocket(client)
         super().handle_error(req, page, addr, exc)
         if page.data:

@@ -22,6 +22,7 @@ from service.settings.parse import (
     url_prefixes,
     url_template,
 )
+from service.settings.served import served
 
 __all__ = ["Settings", "SettingsError"]
 
@@ -94,6 +95,11 @@ class Settings:
     log_echo_body: str = "reference"
     http2: bool = True
     websocket_max_seconds: float = 55.0
+    env_vars: tuple[tuple[str, str], ...] = ()  # the ECHO_ENV_* variables, sorted by name
+    tls_cert_file: str | None = None  # with tls_key_file: HTTPS (ALPN) on the port
+    tls_key_file: str | None = None
+    tls_client_cert: str = "none"  # optional / require: ask for a client certificate
+    tls_client_ca_file: str | None = None  # what a client certificate must chain to
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 15.0
     faults_enabled: bool = True
@@ -155,6 +161,7 @@ class Settings:
             ),
             log_echo_body=reader.get("ECHO_LOG_ECHO_BODY", "reference", choice(_ECHO_BODY_LOGGING)),
             **_protocols(reader),
+            **served(reader, environ),
         )._checked()
 
     def _checked(self) -> Settings:
@@ -165,6 +172,11 @@ class Settings:
                 "must include authorization while ECHO_INSPECT_TOKEN is set"
             )
         return self
+
+    @property
+    def tls(self) -> bool:
+        """True when echoscope serves HTTPS on its port (ECHO_TLS_CERT_FILE and _KEY_FILE)."""
+        return self.tls_cert_file is not None
 
     @property
     def multiprocess(self) -> bool:

@@ -5,6 +5,7 @@ RECORD_FIELDS = [
     "files", "path", "url", "scheme", "host", "query_string", "json", "data_encoding",
     "body_size", "client_ip", "origin", "trace", "server", "trace_context", "auth",
     "protocol", "http2",
+    "client_cert",
     "body_complete", "body_expected_size",
 ]  # fmt: skip
 

@@ -13,13 +13,14 @@ import dataclasses
 import random
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from flask import Flask, Request, Response, g, request, stream_with_context
 from opentelemetry import trace
 
 from service.exchange import routing, traceids
+from service.exchange.capturer import Capturer
 from service.exchange.counting import CountingStream
 from service.exchange.identity import Identity
 from service.exchange.outcome import DownstreamCall, Finisher, Outcome, Record, SessionSummary
@@ -81,28 +82,6 @@ class Exchange:
     def note_fault(self, fault: str) -> None:
         """The connection fault the caller asked for (x-set-response-fault) labels the telemetry."""
         self.fault = fault
-
-
-class Capturer(Protocol):
-    """How a request becomes its echo record (service.echo.record), handed in by create_app."""
-
-    def capture(
-        self,
-        req: Request,
-        request_id: str,
-        trace: TraceIds | None,
-        server: dict[str, Any],
-        max_body_bytes: int,
-    ) -> Record:
-        """The whole record, its body read within `max_body_bytes`."""
-
-    def capture_head(
-        self, req: Request, request_id: str, trace: TraceIds | None, server: dict[str, Any]
-    ) -> Record:
-        """The record without reading the body."""
-
-    def check(self, req: Request, record: Record) -> None:
-        """Raise the error a captured record calls for (a body cut short: 400, or 408)."""
 
 
 class RecordResponse(Response):

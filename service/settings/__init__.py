@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from service.settings.otlp import OtlpHttp, otlp_http
+from service.settings.otlp import defaults as otlp_defaults
 from service.settings.parse import (
     Reader,
     SettingsError,
@@ -100,6 +102,8 @@ class Settings:
     tls_key_file: str | None = None
     tls_client_cert: str = "none"  # optional / require: ask for a client certificate
     tls_client_ca_file: str | None = None  # what a client certificate must chain to
+    # where the OTLP JSON encoding is posted, per signal
+    otlp_http: dict[str, OtlpHttp] = dataclasses.field(default_factory=otlp_defaults)
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 15.0
     faults_enabled: bool = True
@@ -162,6 +166,7 @@ class Settings:
             log_echo_body=reader.get("ECHO_LOG_ECHO_BODY", "reference", choice(_ECHO_BODY_LOGGING)),
             **_protocols(reader),
             **served(reader, environ),
+            **otlp_http(reader),
         )._checked()
 
     def _checked(self) -> Settings:

@@ -124,7 +124,9 @@ def worker_exit(server, worker):
 
 
 def on_exit(server):
-    """Remove the metrics directory and the history file echoscope made for itself."""
+    """Remove the metrics directory, the history file and the stdout lock echoscope made."""
+    with contextlib.suppress(FileNotFoundError):  # the workers' stdout lock (telemetry.logwriter)
+        os.remove(os.path.join(tempfile.gettempdir(), f"echoscope-stdout-{os.getpid()}.lock"))
     if _own_multiproc_dir:
         shutil.rmtree(multiproc_dir, ignore_errors=True)
     if _own_history:

@@ -37,6 +37,7 @@ from service.telemetry import (
     otelresource,
     otlplogs,
     otlpmetrics,
+    spanfaults,
     tracing,
 )
 
@@ -49,9 +50,11 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     app.config.update(DEBUG=False, TESTING=False)
     app.config[logs.LOG_STREAM] = log_stream
     routing.use_any_path(app)
+    routing.answer_options(app)
     me = identity.of_process(settings)
     resource = otelresource.of_process(me)  # one resource for spans, metrics and log records
     tracing.init_app(app, settings, resource)  # first: every later hook runs inside the span
+    spanfaults.init_app(app)  # a faulted exchange's event, while its span is open
     pipeline.init_app(app, settings, me, record)
     facts = instance.init_app(app, settings)  # right after: every exchange's `server` gets them
     facts.subscribe(tracing.cloud_facts_listener(app))

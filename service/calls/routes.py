@@ -19,7 +19,7 @@ from service.calls import downstream
 from service.calls.fanout import HOPS_HEADER, MAX_CALLS, Caller, Planned
 from service.calls.targets import BadUrl, Targets, parse
 from service.cloud.idtokens import IdTokens
-from service.exchange import pipeline
+from service.exchange import pipeline, routing
 from service.exchange.outcome import Record
 from service.exchange.pipeline import RecordResponse
 from service.exchange.routing import add_any_method_rule
@@ -64,6 +64,8 @@ def _call_view(settings: Settings, caller: Outbound | None) -> Callable[..., Res
         if caller is None:
             raise NotFound("/call is off: ECHO_CALL_TARGETS is empty.")
         if request.method not in _METHODS:
+            if request.method == "OPTIONS":
+                return routing.options_response(_METHODS)
             raise MethodNotAllowed(valid_methods=list(_METHODS))
         hops = hop_count(request, settings.call_max_hops)
         current = pipeline.current()
@@ -71,7 +73,7 @@ def _call_view(settings: Settings, caller: Outbound | None) -> Callable[..., Res
         calls = caller[0].run(plan(request, record, caller[1]), hops)
         current.note_calls(calls)
         answer = {**record, "calls": [made.as_dict() for made in calls]}
-        return RecordResponse(orjson.dumps(answer), mimetype="application/json")
+        return RecordResponse(orjson.dumps(answer) + b"\n", mimetype="application/json")
 
     return call
 

@@ -52,6 +52,8 @@ class Record(TypedDict):
     auth: dict[str, Any] | None
     client_cert: dict[str, Any] | None
     tls: NotRequired[dict[str, Any]]
+    body_complete: bool | None  # False: the body ended before its Content-Length or last chunk
+    body_expected_size: int | None  # the Content-Length
     json_error: NotRequired[str]
     form_error: NotRequired[str]
     content_encoding: NotRequired[str]
@@ -139,6 +141,7 @@ class Outcome:
     calls: tuple[DownstreamCall, ...] = ()  # the outgoing calls the exchange made
     websocket: SessionSummary | None = None  # the session /websocket/echo served
     written_by_caller: bool = False  # the body is the caller's x-set-response-body
+    fault: str = ""  # the connection fault the caller asked for (x-set-response-fault)
 
     @property
     def protocol_version(self) -> str:
@@ -147,9 +150,9 @@ class Outcome:
 
     @property
     def semconv_error_type(self) -> str:
-        """OpenTelemetry's `error.type`: the exception's type, the status of a 5xx, or ""."""
-        if self.error_type:
-            return self.error_type
+        """OpenTelemetry's `error.type`: the exception's type, the fault asked for, a 5xx, or ""."""
+        if self.error_type or self.fault:
+            return self.error_type or self.fault
         return str(self.status) if self.status >= 500 else ""
 
 

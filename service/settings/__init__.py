@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from service.settings.otlp import OtlpHttp, otlp_http
+from service.settings.otlp import OTLP_PROTOCOLS, OtlpHttp, otlp_http, otlp_signals
 from service.settings.otlp import defaults as otlp_defaults
 from service.settings.parse import (
     Reader,
@@ -16,7 +16,6 @@ from service.settings.parse import (
     float_in,
     header_value,
     int_in,
-    metrics_exporters,
     name_set,
     non_empty,
     paths,
@@ -48,8 +47,6 @@ _SAMPLERS = (
     "parentbased_always_off",
     "parentbased_traceidratio",
 )
-_OTLP_PROTOCOLS = ("http/protobuf", "http/json", "grpc")
-_LOGS_EXPORTERS = ("none", "otlp")
 _ECHO_BODY_LOGGING = ("reference", "copy")
 
 
@@ -112,18 +109,19 @@ class Settings:
     tls_client_ca_file: str | None = None  # what a client certificate must chain to
     # where the OTLP JSON encoding is posted, per signal
     otlp_http: dict[str, OtlpHttp] = dataclasses.field(default_factory=otlp_defaults)
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 15.0
+    faults_enabled: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Read and validate every setting; raise SettingsError naming a bad one."""
         reader = Reader(environ)
         otlp_protocol = reader.get(
-            "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", choice(_OTLP_PROTOCOLS)
+            "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", choice(OTLP_PROTOCOLS)
         )
         return cls(
-            port=reader.get("PORT", "8080", int_in(1, 65535)),
-            web_concurrency=reader.get("WEB_CONCURRENCY", "1", int_in(1, 64)),
-            threads=reader.get("ECHO_THREADS", "8", int_in(1, 256)),
+            **_server(reader),
             log_level=reader.get("ECHO_LOG_LEVEL", "INFO", choice(_LOG_LEVELS, upper=True)),
             log_format=reader.get("ECHO_LOG_FORMAT", "json", choice(("json", "console"))),
             log_body_bytes=reader.get("ECHO_LOG_BODY_BYTES", "4096", int_in(0, 1 << 20)),
@@ -154,6 +152,7 @@ class Settings:
             ),
             metadata_host=reader.get("GCE_METADATA_HOST", "metadata.google.internal", non_empty),
             unsafe_content_types=reader.get("ECHO_UNSAFE_CONTENT_TYPES", "false", boolean),
+            faults_enabled=reader.get("ECHO_FAULTS", "true", boolean),
             redirect_hosts=reader.get("ECHO_REDIRECT_HOSTS", "", name_set, True),
             call_targets=reader.get("ECHO_CALL_TARGETS", "", url_prefixes, True),
             call_auth=reader.get("ECHO_CALL_AUTH", "none", choice(("none", "google"))),
@@ -166,7 +165,7 @@ class Settings:
             trace_url_template=reader.get("ECHO_TRACE_URL_TEMPLATE", "", url_template, True)
             or None,
             logs_url_template=reader.get("ECHO_LOGS_URL_TEMPLATE", "", url_template, True) or None,
-            **_otlp_signals(reader, otlp_protocol),
+            **otlp_signals(reader, otlp_protocol),
             log_echo_body=reader.get("ECHO_LOG_ECHO_BODY", "reference", choice(_ECHO_BODY_LOGGING)),
             **_protocols(reader),
             **served(reader, environ),
@@ -209,31 +208,22 @@ class Settings:
         return self.multiproc_dir is not None
 
 
-def _otlp_signals(reader: Reader, otlp_protocol: str) -> dict[str, Any]:
-    """The OTLP protocol of each signal, OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER."""
-    protocols = choice(_OTLP_PROTOCOLS)
-    return dict(
-        otlp_traces_protocol=reader.get(
-            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", otlp_protocol, protocols
-        ),
-        metrics_exporters=reader.get("OTEL_METRICS_EXPORTER", "prometheus", metrics_exporters),
-        otlp_metrics_protocol=reader.get(
-            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", otlp_protocol, protocols
-        ),
-        metric_export_interval_millis=reader.get(
-            "OTEL_METRIC_EXPORT_INTERVAL", "60000", int_in(100, 86_400_000)
-        ),
-        metric_export_timeout_millis=reader.get(
-            "OTEL_METRIC_EXPORT_TIMEOUT", "30000", int_in(100, 86_400_000)
-        ),
-        logs_exporter=reader.get("OTEL_LOGS_EXPORTER", "none", choice(_LOGS_EXPORTERS)),
-        otlp_logs_protocol=reader.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", otlp_protocol, protocols),
-    )
-
-
 def _protocols(reader: Reader) -> dict[str, Any]:
     """HTTP/2 (h2c on the port) and the WebSocket echo's session length."""
     return {
         "http2": reader.get("ECHO_HTTP2", "true", boolean),
         "websocket_max_seconds": reader.get("ECHO_WEBSOCKET_MAX_SECONDS", "55", float_in(1, 3600)),
+    }
+
+
+def _server(reader: Reader) -> dict[str, Any]:
+    """What gunicorn and its worker are given: the port, processes, threads and read bounds."""
+    return {
+        "port": reader.get("PORT", "8080", int_in(1, 65535)),
+        "web_concurrency": reader.get("WEB_CONCURRENCY", "1", int_in(1, 64)),
+        "threads": reader.get("ECHO_THREADS", "8", int_in(1, 256)),
+        "header_timeout_seconds": reader.get(
+            "ECHO_HEADER_TIMEOUT_SECONDS", "10", float_in(0.1, 3600)
+        ),
+        "body_timeout_seconds": reader.get("ECHO_BODY_TIMEOUT_SECONDS", "15", float_in(0.1, 3600)),
     }

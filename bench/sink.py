@@ -56,7 +56,8 @@ class SinkHandler(BaseHTTPRequestHandler):
         size = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(size)
         as_json = self.headers.get("Content-Type") == "application/json"
-        COUNTER.add(size, _spans(body) if COUNT_SPANS and as_json else 0)
+        counted = self.path == "/v1/traces" and COUNT_SPANS and as_json
+        COUNTER.add(size, _spans(body) if counted else 0)
         status = 200 if self.path in ("/v1/traces", "/v1/metrics", "/v1/logs") else 404
         self._answer(status, b"", "application/x-protobuf")
 

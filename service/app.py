@@ -57,7 +57,6 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     spanfaults.init_app(app)  # a faulted exchange's event, while its span is open
     pipeline.init_app(app, settings, me, record)
     facts = instance.init_app(app, settings)  # right after: every exchange's `server` gets them
-    facts.subscribe(tracing.cloud_facts_listener(app))
     cors.init_app(app, settings)
     metrics.init_app(app, settings, me, resource)
     otlpmetrics.init_app(app, settings, resource)

@@ -225,7 +225,7 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], 
 
 
 def error_type(outcome: Outcome) -> str:
-    """OpenTelemetry's `error.type`: the exception's type, the fault asked for, a 5xx, or ""."""
+    """OpenTelemetry's `error.type`: the exception's type, the status code of a 5xx, or ""."""
     return outcome.semconv_error_type
 
 

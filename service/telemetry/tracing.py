@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 
 from flask import Flask
 from opentelemetry import propagate
-from opentelemetry.context import Context
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider, sampling
+from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -135,37 +133,3 @@ def provider_of(app: Flask) -> TracerProvider | None:
     """This app's tracer provider; None when OTEL_SDK_DISABLED is set."""
     provider: TracerProvider | None = app.extensions.get(_PROVIDER)
     return provider
-
-
-def cloud_facts_listener(app: Flask) -> Callable[[Mapping[str, str]], None]:
-    """What service.cloud.instance learns, as span resource attributes."""
-
-    def learn(facts: Mapping[str, str]) -> None:
-        names = {"instance_id": "faas.instance", "region": "cloud.region"}
-        resource = {names[key]: value for key, value in facts.items() if key in names}
-        if resource:
-            add_resource(app, resource)
-
-    return learn
-
-
-def add_resource(app: Flask, attributes: dict[str, str]) -> None:
-    """Put `attributes` on the resource of every span started from now on."""
-    provider = provider_of(app)
-    if provider is not None:
-        resource = provider.resource.merge(Resource(attributes))
-        provider.add_span_processor(_LateResource(resource))
-
-
-class _LateResource(SpanProcessor):
-    """Gives each new span a resource holding facts learnt after the provider was made.
-
-    A provider's resource is fixed when it is created, but Cloud Run's instance id and
-    region come from the metadata server later: start-up never waits for them.
-    """
-
-    def __init__(self, resource: Resource) -> None:
-        self._resource = resource
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        span._resource = self._resource

@@ -8,7 +8,6 @@ batch processor's limits are read by the OpenTelemetry SDK itself.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
@@ -33,7 +32,7 @@ from service.exchange import pipeline, routing
 from service.exchange.identity import Identity
 from service.exchange.outcome import Outcome
 from service.settings import Settings
-from service.telemetry import credentials, redact
+from service.telemetry import credentials, exclusion, redact
 from service.telemetry.cloudtrace import LenientCloudTracePropagator
 
 _PROVIDER = "echoscope.tracer_provider"
@@ -54,20 +53,21 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
     FlaskInstrumentor.instrument_app(  # type: ignore[no-untyped-call]
         app,
         tracer_provider=provider,
-        excluded_urls=excluded_urls(settings.exclude_paths),
+        excluded_urls="",  # none: the sampler drops ECHO_EXCLUDE_PATHS (telemetry/exclusion.py)
         meter_provider=NoOpMeterProvider(),
         enable_commenter=False,  # no database here to tag
     )
     # The instrumentation's WSGI wrapper records OTel metrics (echoscope's metrics are
     # Prometheus ones) and response attributes, recomputing every request attribute to
     # do so; the span finisher below sets the response attributes from the response.
-    app.wsgi_app = original_wsgi_app  # type: ignore[method-assign]
+    app.wsgi_app = exclusion.marking(original_wsgi_app, settings.exclude_paths)  # type: ignore[method-assign,assignment]
     pipeline.on_finish(app, _span_finisher(settings))
 
 
 def create_provider(settings: Settings, identity: Identity) -> TracerProvider:
     """A TracerProvider with this process's resource, sampler and exporter."""
-    provider = TracerProvider(resource=create_resource(identity), sampler=create_sampler(settings))
+    sampler = exclusion.ExcludedPathSampler(create_sampler(settings))
+    provider = TracerProvider(resource=create_resource(identity), sampler=sampler)
     exporter = create_exporter(settings.traces_exporter, settings.otlp_traces_protocol)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -128,11 +128,6 @@ def create_propagator(names: tuple[str, ...]) -> TextMapPropagator:
         for name in names
     ]
     return CompositePropagator(propagators)
-
-
-def excluded_urls(paths: tuple[str, ...]) -> str:
-    """Anchored patterns for the instrumentation, which searches the full URL."""
-    return ",".join(rf"^[a-z]+://[^/]+{re.escape(path)}(\?.*)?$" for path in paths)
 
 
 def shutdown(app: Flask) -> None:

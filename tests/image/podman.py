@@ -68,10 +68,10 @@ class Container:
             if not self.running():
                 raise AssertionError(f"the container exited:\n{self.output()}")
             try:
-                if requests.get(f"{self.url}/health", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}/health", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
-                time.sleep(0.1)
+            except (requests.ConnectionError, requests.Timeout):
+                time.sleep(0.1)  # not listening yet, or a cold worker on a busy machine
         raise AssertionError(f"no /health in {timeout}s:\n{self.output()}")
 
     def output(self) -> str:

@@ -118,7 +118,7 @@ def _record(
         "trace": trace.as_dict() if trace else None,
         "server": server,
         # Propagation forensics and who called: computed by their own modules.
-        "trace_context": tracecontext.describe(headers, trace),
+        "trace_context": tracecontext.describe(headers, trace, req.environ),
         "auth": credentials.describe(headers),
     }
     if json_error is not None:

@@ -32,7 +32,7 @@ from service.exchange import pipeline, routing
 from service.exchange.identity import Identity
 from service.exchange.outcome import Outcome
 from service.settings import Settings
-from service.telemetry import credentials, exclusion, redact
+from service.telemetry import credentials, exclusion, redact, tracecontext
 from service.telemetry.cloudtrace import LenientCloudTracePropagator
 
 _PROVIDER = "echoscope.tracer_provider"
@@ -127,7 +127,7 @@ def create_propagator(names: tuple[str, ...]) -> TextMapPropagator:
         else next(iter(entry_points(group="opentelemetry_propagator", name=name))).load()()
         for name in names
     ]
-    return CompositePropagator(propagators)
+    return tracecontext.Remembering(CompositePropagator(propagators))
 
 
 def shutdown(app: Flask) -> None:

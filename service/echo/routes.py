@@ -33,7 +33,8 @@ def init_app(app: Flask, settings: Settings) -> None:
 
 def _echo_view(settings: Settings) -> EchoView:
     def echo(path: str = "") -> Response:
-        controls = control.read(request, settings.max_delay_seconds, settings.unsafe_content_types)
+        req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+        controls = control.read(req, settings.max_delay_seconds, settings.unsafe_content_types)
         record = pipeline.current().echo_record(settings.max_body_bytes)
         response = RecordResponse(orjson.dumps(record), mimetype="application/json")
         return control.apply(controls, response)

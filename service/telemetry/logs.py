@@ -62,7 +62,9 @@ def _configure(settings: Settings, stream: Sink) -> Any:
         logger_factory=factory,
         cache_logger_on_first_use=False,
     )
-    return structlog.wrap_logger(factory(), processors=chain, wrapper_class=wrapper)
+    # bind(): the logger itself, not a lazy proxy that builds a new one at every
+    # attribute access (two per exchange line: is_enabled_for, log).
+    return structlog.wrap_logger(factory(), processors=chain, wrapper_class=wrapper).bind()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

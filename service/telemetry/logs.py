@@ -183,7 +183,10 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
         outcome.response_headers, settings.redact_headers, settings.redact_query
     )
     redact_body = redact.body_redactor(secrets)
-    if secrets:
+    # All values looked through at once (a secret spanning two would only cost the second
+    # pass); value by value only when a secret occurs, which is rare.
+    joined = "\n".join(redacted.values()).encode() if secrets else b""
+    if secrets and redact_body(joined) is not joined:
         redacted = {key: redact_body(value.encode()).decode() for key, value in redacted.items()}
     part: dict[str, Any] = {
         "status": outcome.status,

@@ -22,9 +22,10 @@ run: $(VENV)/.runtime
 	exec $(VENV)/bin/gunicorn -c config/gunicorn.conf.py service.wsgi:app
 
 # Debian's prometheus (and its promtool) for the dashboard proof, chromium and its driver
-# for the inspector's browser test, redis-server for the shared history; tests fail without them.
+# for the inspector's browser test, redis-server for the shared history, curl (Debian's has
+# HTTP/2) for the h2c checks; tests fail without them.
 TOOLS := prometheus:prometheus promtool:prometheus chromium:chromium \
-	chromedriver:chromium-driver redis-server:redis-server
+	chromedriver:chromium-driver redis-server:redis-server curl:curl
 tools:
 	@missing=$$(for pair in $(TOOLS); do command -v $${pair%%:*} >/dev/null || echo $${pair#*:}; done | sort -u); \
 	[ -z "$$missing" ] || { apt-get update -qq && \

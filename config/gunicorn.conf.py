@@ -51,6 +51,22 @@ http_parser = "fast"  # gunicorn's own C parser (gunicorn_h1c, in requirements.t
 errorlog = "-"
 loglevel = settings.log_level.lower()
 forwarded_allow_ips = ""  # X-Forwarded-* is trusted only through ECHO_TRUSTED_PROXY_HOPS
+if settings.http2:
+    # h2c on the same port: prior knowledge (Cloud Run's --use-http2) and Upgrade: h2c.
+    # gunicorn offers h2c only to peers in forwarded_allow_ips, and Cloud Run's front end
+    # has no fixed address, so every peer may speak it; that list then grants nothing
+    # else: no scheme or forwarder headers (the app still trusts X-Forwarded-* only
+    # through ECHO_TRUSTED_PROXY_HOPS) and :scheme is shown, not trusted (server/http2).
+    http_protocols = "h2,h1"
+    http2_cleartext = "both"
+    forwarded_allow_ips = "*"
+    secure_scheme_headers = {}
+    forwarder_headers = ""
+    # HTTP/2's own bounds, stated rather than inherited (README, "HTTP/2").
+    http2_max_concurrent_streams = 100
+    http2_max_header_list_size = 65536
+    http2_initial_window_size = 65535
+    http2_max_frame_size = 16384
 control_socket_disable = True  # no gunicornc socket: one per container, none shared between servers
 logconfig_dict = make_logconfig_dict(settings)
 
@@ -88,7 +104,7 @@ def child_exit(server, worker):
 
 def worker_exit(server, worker):
     """Flush this worker's history entries, spans and log lines before it goes."""
-    app = getattr(worker, "wsgi", None)
+    app = getattr(getattr(worker, "wsgi", None), "app", None)  # inside service.server.environ's
     if app is not None and hasattr(app, "extensions"):
         from service.inspector import routes as inspector_routes
         from service.telemetry import logs, tracing

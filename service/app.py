@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.calls import routes as calls_routes
 from service.cloud import instance
-from service.echo import body, cors, health, openapi, record
+from service.echo import body, cors, health, openapi, record, websocket
 from service.echo import routes as echo_routes
 from service.exchange import errors, identity, pipeline, routing
 from service.exchange.application import EchoscopeFlask
@@ -69,6 +69,7 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     dynamic.init_app(app, settings)
     streams.init_app(app, settings)
     calls_routes.init_app(app, settings)
+    websocket.init_app(app, settings)
     if settings.trusted_proxy_hops:
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
@@ -19,6 +20,22 @@ def init_app(app: Flask, settings: Settings) -> None:
     allowed = _allowed_origin(origins)
     app.before_request(_preflight(allowed))
     app.after_request(_headers(allowed, wildcard="*" in origins))
+
+
+def websocket_origin_check(cors_origin: str) -> Callable[[str, str], bool]:
+    """`allowed(origin, host)`: may a page from `origin` open a WebSocket to `host`?
+
+    CORS does not cover WebSockets (a browser connects whatever the server answers),
+    so the server checks Origin by the same setting: `*` lets every page in, a list
+    the listed origins, and every setting the pages of this host. Clients that send
+    no Origin (not browsers) are not asked.
+    """
+    origins = frozenset(part.strip() for part in cors_origin.split(",") if part.strip())
+
+    def allowed(origin: str, host: str) -> bool:
+        return "*" in origins or origin in origins or urlsplit(origin).netloc == host
+
+    return allowed
 
 
 def _allowed_origin(origins: tuple[str, ...]) -> Callable[[str | None], str | None]:
@@ -51,6 +68,8 @@ def _headers(
     allowed: Callable[[str | None], str | None], wildcard: bool
 ) -> Callable[[Response], Response]:
     def add(response: Response) -> Response:
+        if response.status_code == 101:  # a WebSocket's: CORS does not apply (see above)
+            return response
         if not wildcard:
             response.vary.add("Origin")
         origin = allowed(request.headers.get("Origin"))

@@ -13,6 +13,7 @@ from service.echo import body
 from service.exchange import errors
 from service.exchange.outcome import FileInfo, Record
 from service.exchange.traceids import TraceIds
+from service.server import environ
 from service.telemetry import credentials, tracecontext
 
 
@@ -120,6 +121,8 @@ def _record(
         # Propagation forensics and who called: computed by their own modules.
         "trace_context": tracecontext.describe(headers, trace, req.environ),
         "auth": credentials.describe(headers),
+        "protocol": req.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+        "http2": req.environ.get(environ.HTTP2),
     }
     if json_error is not None:
         record["json_error"] = json_error

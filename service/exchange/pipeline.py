@@ -22,7 +22,7 @@ from opentelemetry import trace
 from service.exchange import routing, traceids
 from service.exchange.counting import CountingStream
 from service.exchange.identity import Identity
-from service.exchange.outcome import DownstreamCall, Finisher, Outcome, Record
+from service.exchange.outcome import DownstreamCall, Finisher, Outcome, Record, SessionSummary
 from service.exchange.traceids import TraceIds
 from service.settings import Settings
 
@@ -46,6 +46,7 @@ class Exchange:
     record: Record | None = None
     error_type: str = ""
     calls: tuple[DownstreamCall, ...] = ()
+    websocket: SessionSummary | None = None
 
     def echo_record(self, max_body_bytes: int) -> Record:
         """The echo record of this request, its body read once (a 413 past the limit)."""
@@ -66,6 +67,10 @@ class Exchange:
     def note_calls(self, calls: tuple[DownstreamCall, ...]) -> None:
         """The outgoing calls the exchange made (their telemetry reads the Outcome)."""
         self.calls = calls
+
+    def note_session(self, session: SessionSummary) -> None:
+        """The WebSocket session the exchange served (status 101, its telemetry reads it)."""
+        self.websocket = session
 
     def note_error(self, error: BaseException) -> None:
         """An unhandled exception ended the exchange: its type labels the telemetry."""
@@ -223,6 +228,7 @@ def _outcome(exchange: Exchange, response: Response) -> Outcome:
         error_type=exchange.error_type,
         excluded=exchange.excluded,
         calls=exchange.calls,
+        websocket=exchange.websocket,
     )
 
 

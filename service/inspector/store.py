@@ -120,6 +120,8 @@ def stored(outcome: Outcome, line: ExchangeLine) -> Stored:
     }
     if line.calls:
         entry["calls"] = line.calls
+    if line.websocket:
+        entry["websocket"] = line.websocket
     return Stored(
         outcome.request_id,
         finished,

@@ -17,12 +17,14 @@ import orjson
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
+from service.server.environ import ProtocolFacts
+
 _STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) ([^\r\n]*)\r\n")
 _MESSAGE = re.compile(rb"</h1>\s*(.*?)\s*</body>", re.DOTALL)
 
 
-class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]
-    """gunicorn's threaded worker, answering its own refusals with JSON."""
+class JsonErrorWorker(ProtocolFacts, ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker, answering its own refusals with JSON (and ProtocolFacts)."""
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         page = _CapturedSocket(client)

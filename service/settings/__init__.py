@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 from service.settings.parse import (
     Reader,
@@ -91,6 +92,8 @@ class Settings:
     logs_url_template: str | None = None
     otlp_traces_protocol: str = "http/protobuf"
     log_echo_body: str = "reference"
+    http2: bool = True
+    websocket_max_seconds: float = 55.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -149,6 +152,7 @@ class Settings:
                 "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", otlp_protocol, choice(_OTLP_PROTOCOLS)
             ),
             log_echo_body=reader.get("ECHO_LOG_ECHO_BODY", "reference", choice(_ECHO_BODY_LOGGING)),
+            **_protocols(reader),
         )._checked()
 
     def _checked(self) -> Settings:
@@ -164,3 +168,11 @@ class Settings:
     def multiprocess(self) -> bool:
         """True when metrics are shared between gunicorn workers through files."""
         return self.multiproc_dir is not None
+
+
+def _protocols(reader: Reader) -> dict[str, Any]:
+    """HTTP/2 (h2c on the port) and the WebSocket echo's session length."""
+    return {
+        "http2": reader.get("ECHO_HTTP2", "true", boolean),
+        "websocket_max_seconds": reader.get("ECHO_WEBSOCKET_MAX_SECONDS", "55", float_in(1, 3600)),
+    }

@@ -77,6 +77,7 @@ class ExchangeLine:
     encoded_request: bytes  # `request` as JSON
     response: dict[str, Any]
     calls: list[dict[str, Any]] | None  # /call's downstream calls, when there were any
+    websocket: dict[str, object] | None = None  # a WebSocket session's counts and close
 
 
 def line_builder(settings: Settings) -> Callable[[Outcome], ExchangeLine]:
@@ -95,6 +96,7 @@ def line_builder(settings: Settings) -> Callable[[Outcome], ExchangeLine]:
             encoded,
             _response_part(settings, outcome, encoded),
             _calls(outcome.calls, query, in_text) if outcome.calls else None,
+            outcome.websocket.as_dict() if outcome.websocket else None,
         )
 
     return build
@@ -111,14 +113,16 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
         if not logger.is_enabled_for(level):
             return
         line = build(outcome)
-        calls = {"calls": line.calls} if line.calls else {}
+        extra: dict[str, Any] = {"calls": line.calls} if line.calls else {}
+        if line.websocket:
+            extra["websocket"] = line.websocket
         logger.log(
             level,
             line.message,
             httpRequest=line.http_request,
             request=orjson.Fragment(line.encoded_request) if as_fragment else line.request,
             response=line.response,
-            **calls,
+            **extra,
         )
 
     return write

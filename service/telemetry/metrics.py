@@ -14,6 +14,7 @@ from collections.abc import Callable
 from flask import Flask, Response, g, request
 from prometheus_client import (
     CollectorRegistry,
+    Counter,
     Gauge,
     Histogram,
     disable_created_metrics,
@@ -57,6 +58,7 @@ class Instruments:
     active: Gauge
     build_info: Gauge
     client_duration: Histogram
+    websocket_messages: Counter
 
 
 def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instruments:
@@ -111,11 +113,21 @@ def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instrumen
             registry=registry,
             buckets=DURATION_BUCKETS,
         ),
+        websocket_messages=_websocket_messages(registry),
     )
     instruments.build_info.labels(
         identity.version, identity.python_version, identity.revision or ""
     ).set(1)
     return instruments
+
+
+def _websocket_messages(registry: CollectorRegistry) -> Counter:
+    return Counter(
+        "echoscope_websocket_messages",
+        "WebSocket messages of /websocket/echo, by direction (received, sent).",
+        ("direction",),
+        registry=registry,
+    )
 
 
 def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
@@ -188,6 +200,11 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], 
             instruments.client_duration.labels(
                 call.method, call.server_address, status, call.error_type
             ).observe(call.duration)
+        if outcome.websocket is not None:
+            instruments.websocket_messages.labels("received").inc(
+                outcome.websocket.messages_received
+            )
+            instruments.websocket_messages.labels("sent").inc(outcome.websocket.messages_sent)
 
     return observe
 

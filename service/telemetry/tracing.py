@@ -32,7 +32,7 @@ from service.exchange import pipeline, routing
 from service.exchange.identity import Identity
 from service.exchange.outcome import Outcome
 from service.settings import Settings
-from service.telemetry import credentials, exclusion, redact, tracecontext
+from service.telemetry import credentials, exclusion, redact, sessions, tracecontext
 from service.telemetry.cloudtrace import LenientCloudTracePropagator
 
 _PROVIDER = "echoscope.tracer_provider"
@@ -177,6 +177,7 @@ def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
         _split_server_address(span, attributes.get("server.address"))
         if outcome.route == routing.UNMATCHED:
             span.update_name(f"{outcome.method} {routing.UNMATCHED}")
+        sessions.add_to_span(span, outcome.websocket)
 
     return finish
 

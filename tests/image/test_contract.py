@@ -8,7 +8,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import requests
+import websocket
 
 from tests.image.podman import Container, base_image, children, podman, status_uids
 from tests.support.prom import DURATION, scrape, total
@@ -42,6 +44,28 @@ def test_answers_health_and_echo_on_the_port_it_is_given(container: Container) -
     assert body["json"] == {"n": 1}
     assert body["args"] == {"id": "7"}
     assert body["uuid"] == echo.headers["X-Request-Id"]
+
+
+def test_h2c_answers_as_cloud_run_checks_it(container: Container) -> None:
+    # Cloud Run's documented check: curl -i --http2-prior-knowledge http://localhost:PORT
+    with httpx.Client(http1=False, http2=True, timeout=10) as client:
+        response = client.get(f"{container.url}/anything/h2c")
+    assert response.http_version == "HTTP/2"
+    assert response.json()["protocol"] == "HTTP/2"
+    line = container.line_for(response.headers["x-request-id"])
+    assert line["httpRequest"]["protocol"] == "HTTP/2"
+
+
+def test_websocket_echo(container: Container) -> None:
+    url = container.url.replace("http://", "ws://") + "/websocket/echo"
+    session = websocket.create_connection(url, timeout=10)
+    session.send("through the image")
+    assert session.recv() == "through the image"
+    request_id = session.getheaders()["x-request-id"]
+    session.close()
+    line = container.line_for(request_id)
+    assert line["httpRequest"]["status"] == 101
+    assert line["websocket"]["messages_received"] == 1
 
 
 def test_every_line_is_json_from_the_first(container: Container) -> None:

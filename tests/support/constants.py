@@ -4,6 +4,7 @@ RECORD_FIELDS = [
     "uuid", "endpoint", "method", "cookies", "data", "headers", "args", "form", "remote_addr",
     "files", "path", "url", "scheme", "host", "query_string", "json", "data_encoding",
     "body_size", "client_ip", "origin", "trace", "server", "trace_context", "auth",
+    "protocol", "http2",
 ]  # fmt: skip
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"

@@ -61,6 +61,12 @@ class ReceivedSpan:
         self.parent_span_id = span.parent_span_id.hex()
         self.attributes = {kv.key: _value(kv.value) for kv in span.attributes}
         self.resource = resource
+        self.start_time_unix_nano: int = span.start_time_unix_nano
+        self.end_time_unix_nano: int = span.end_time_unix_nano
+        self.events = [
+            (event.name, {kv.key: _value(kv.value) for kv in event.attributes})
+            for event in span.events
+        ]
 
 
 class OtlpReceiver:

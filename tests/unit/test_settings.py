@@ -66,6 +66,9 @@ PARSED = [
     ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", "otlp_traces_protocol", "http/json"),
     ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "HTTP/JSON", "otlp_traces_protocol", "http/json"),
     ("ECHO_LOG_ECHO_BODY", "copy", "log_echo_body", "copy"),
+    ("ECHO_HTTP2", "false", "http2", False),
+    ("ECHO_HTTP2", "on", "http2", True),
+    ("ECHO_WEBSOCKET_MAX_SECONDS", "30.5", "websocket_max_seconds", 30.5),
 ]  # fmt: skip
 
 BAD = [
@@ -110,6 +113,10 @@ BAD = [
     ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
     ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/xml"),
     ("ECHO_LOG_ECHO_BODY", "none"),
+    ("ECHO_HTTP2", "h2c"),
+    ("ECHO_WEBSOCKET_MAX_SECONDS", "0"),
+    ("ECHO_WEBSOCKET_MAX_SECONDS", "3601"),
+    ("ECHO_WEBSOCKET_MAX_SECONDS", "forever"),
 ]
 
 
@@ -163,6 +170,7 @@ def test_defaults_are_those_of_the_spec() -> None:
         500,
         None,
     )
+    assert (settings.http2, settings.websocket_max_seconds) == (True, 55)
 
 
 @pytest.mark.parametrize(("variable", "raw", "field", "expected"), PARSED)

@@ -279,6 +279,9 @@ def test_cloud_run_service_manifest(path: Path) -> None:
     assert len(ingress) == 1, "Cloud Run serves exactly one container with ports"
     app = ingress[0]
     assert [p["containerPort"] for p in app["ports"]] == [8080]
+    assert [p["name"] for p in app["ports"]] == ["h2c"]  # end-to-end HTTP/2 (--use-http2)
+    websocket_seconds = float(_env_list(app).get("ECHO_WEBSOCKET_MAX_SECONDS") or 55)
+    assert spec["timeoutSeconds"] > websocket_seconds, "a session must end before Cloud Run cuts it"
     for probe in ("startupProbe", "livenessProbe"):
         assert app[probe]["httpGet"] == {"path": "/health", "port": 8080}, probe
     env = _env_list(app)

@@ -62,7 +62,6 @@ def _configure(settings: Settings, stream: Sink) -> Any:
         logger_factory=factory,
         cache_logger_on_first_use=False,
     )
-    # bind(): the logger itself, not a proxy building one at each attribute access
     return structlog.wrap_logger(factory(), processors=chain, wrapper_class=wrapper).bind()
 
 
@@ -186,9 +185,7 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
         outcome.response_headers, settings.redact_headers, settings.redact_query
     )
     redact_body = redact.body_redactor(secrets)
-    # All values looked through at once; one by one only when a secret occurs (rare).
-    joined = "\n".join(redacted.values()).encode() if secrets else b""
-    if secrets and redact_body(joined) is not joined:
+    if secrets and redact.occurs(redact_body, redacted.values()):
         redacted = {key: redact_body(value.encode()).decode() for key, value in redacted.items()}
     part: dict[str, Any] = {
         "status": outcome.status,

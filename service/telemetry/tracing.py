@@ -8,6 +8,7 @@ batch processor's limits are read by the OpenTelemetry SDK itself.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
@@ -34,6 +35,7 @@ from service.exchange.outcome import Outcome
 from service.settings import Settings
 from service.telemetry import credentials, exclusion, redact, sessions, tracecontext
 from service.telemetry.cloudtrace import LenientCloudTracePropagator
+from service.telemetry.firstexport import MadeOnFirstUse
 
 _PROVIDER = "echoscope.tracer_provider"
 _REFERER = "http.request.header.referer"
@@ -68,9 +70,10 @@ def create_provider(settings: Settings, identity: Identity) -> TracerProvider:
     """A TracerProvider with this process's resource, sampler and exporter."""
     sampler = exclusion.ExcludedPathSampler(create_sampler(settings))
     provider = TracerProvider(resource=create_resource(identity), sampler=sampler)
-    exporter = create_exporter(settings.traces_exporter, settings.otlp_traces_protocol)
-    if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+    name, protocol = settings.traces_exporter, settings.otlp_traces_protocol
+    if name != "none":  # made by the batch thread when it first exports (firstexport.py)
+        make = functools.partial(create_exporter, name, protocol)
+        provider.add_span_processor(BatchSpanProcessor(MadeOnFirstUse(make)))
     return provider
 
 

@@ -54,9 +54,9 @@ def _slot(site: measure.Site, workers: int, threads: int) -> targets.Slot:
     return targets.Slot(servers.free_port(), workers, threads, site.sink_port, site.scratch)
 
 
-def _rss_mib(pid: int) -> float:
+def _rss_mib(pid: int, workers_only: bool = False) -> float:
     master = psutil.Process(pid)
-    processes = [master, *master.children(recursive=True)]
+    processes = [*([] if workers_only else [master]), *master.children(recursive=True)]
     return float(sum(process.memory_info().rss for process in processes)) / 2**20
 
 
@@ -72,6 +72,7 @@ def rss_growth(pid: int, port: int, opts: options.Options) -> dict[str, Any]:
         points.append((served, _rss_mib(pid)))
     start, end = points[0][1], points[-1][1]
     return {
+        "workers_end_mib": _rss_mib(pid, workers_only=True),
         "requests": served,
         "start_mib": start,
         "end_mib": end,

@@ -52,7 +52,8 @@ def _memory(figure: Mapping[str, Any]) -> list[str]:
     return [
         f"**RSS growth** of `{rss['target']}` ({rss['workers']} worker(s), master + workers) over"
         f" {rss['requests']} requests after warm-up: {rss['start_mib']:.1f} MiB →"
-        f" {rss['end_mib']:.1f} MiB ({rss['growth_mib']:+.1f} MiB).",
+        f" {rss['end_mib']:.1f} MiB ({rss['growth_mib']:+.1f} MiB); the workers alone at the end"
+        f" (steady state, the OTLP exporter loaded): {rss.get('workers_end_mib', 0):.1f} MiB.",
         "",
         f"**/metrics scrape**: median {scrape['median_ms']:.2f} ms (max {scrape['max_ms']:.2f} ms)"
         f" over {scrape['scrapes']} scrapes of {scrape['samples']} samples in"

@@ -60,6 +60,9 @@ ensure_wrk
 # echoscope as the image installs it (requirements.txt only, none of the test tools).
 ensure_venv "$ROOT/bench/.venv-service" "$ROOT/requirements.txt"
 ensure_venv "$PEERS_VENV" "$ROOT/bench/requirements.txt"
+# Byte-compiled as the image does it (the Dockerfile): with PYTHONDONTWRITEBYTECODE set,
+# every start would compile echoscope's modules from source again.
+"$ROOT/bench/.venv-service/bin/python" -m compileall -q "$ROOT/service"
 
 run_python() {
   # In the background so that `wait` (unlike a foreground command) yields to the traps.

@@ -23,7 +23,7 @@ run: $(VENV)/.runtime
 
 # Debian's prometheus (and its promtool) for the dashboard proof, chromium and its driver
 # for the inspector's browser test, redis-server for the shared history, curl (Debian's has
-# HTTP/2) for the h2c checks; tests fail without them.
+# HTTP/2) for the h2c checks and to run the inspector's "copy as curl"; tests fail without them.
 TOOLS := prometheus:prometheus promtool:prometheus chromium:chromium \
 	chromedriver:chromium-driver redis-server:redis-server curl:curl
 tools:

@@ -8,7 +8,7 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
-from service.server import trailers
+from service.server import tls, trailers
 from service.server.logconfig import logconfig_dict as make_logconfig_dict
 from service.settings import Settings, SettingsError
 
@@ -69,6 +69,8 @@ if settings.http2:
     http2_max_frame_size = 16384
 control_socket_disable = True  # no gunicornc socket: one per container, none shared between servers
 logconfig_dict = make_logconfig_dict(settings)
+# ECHO_TLS_*: HTTPS on the same port (certfile, keyfile, client certificates, ALPN); off by default.
+globals().update(tls.options(settings))
 
 
 class NoAccessLogger(Logger):

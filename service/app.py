@@ -14,6 +14,7 @@ from service.echo import routes as echo_routes
 from service.exchange import errors, identity, pipeline, routing
 from service.exchange.application import EchoscopeFlask
 from service.httpbin import (
+    about,
     auth,
     caching,
     cookies,
@@ -53,9 +54,11 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     errors.init_app(app, settings)
     health.init_app(app, settings)
     openapi.init_app(app, settings)
-    inspector_routes.init_app(app, settings, facts)
+    outbound = calls_routes.outbound_of(app, settings)  # one client: /call's and the replay's
+    inspector_routes.init_app(app, settings, facts, outbound)
     echo_routes.init_app(app, settings)
     inspection.init_app(app, settings)
+    about.init_app(app, settings)
     wire.init_app(app, settings)
     cookies.init_app(app, settings)
     auth.init_app(app, settings)
@@ -68,7 +71,7 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     reflect.init_app(app, settings)
     dynamic.init_app(app, settings)
     streams.init_app(app, settings)
-    calls_routes.init_app(app, settings)
+    calls_routes.init_app(app, settings, outbound)
     websocket.init_app(app, settings)
     if settings.trusted_proxy_hops:
         hops = settings.trusted_proxy_hops

@@ -14,10 +14,11 @@ from typing import Any
 
 import orjson
 from flask import Flask, Request, Response, request
-from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, MethodNotAllowed
+from werkzeug.exceptions import BadRequest, Forbidden, MethodNotAllowed
 
 from service.calls import downstream
-from service.calls.fanout import HOPS_HEADER, MAX_CALLS, Caller, Planned
+from service.calls.fanout import MAX_CALLS, Caller, Planned
+from service.calls.hops import hop_count
 from service.calls.targets import BadUrl, Targets, parse
 from service.cloud.idtokens import IdTokens
 from service.exchange import pipeline
@@ -27,21 +28,18 @@ from service.settings import Settings, SettingsError
 from service.telemetry import tracing
 
 _METHODS = ("GET", "POST")
-_MAX_HOPS_HEADER = 1_000_000
 
 
-class LoopDetected(HTTPException):
-    """508: the request came through ECHO_CALL_MAX_HOPS calls already."""
-
-    code = 508
+Outbound = tuple[Caller, Targets]  # the checked client and its allow-list, one per worker
 
 
-def view(app: Flask, settings: Settings) -> Callable[..., Response]:
-    """The /call view for the targets of ECHO_CALL_TARGETS (not empty): a client made for them."""
-    return _call_view(settings, _caller(app, settings))
+def view(settings: Settings, outbound: Outbound) -> Callable[..., Response]:
+    """The /call view, calling with `outbound`."""
+    return _call_view(settings, outbound)
 
 
-def _caller(app: Flask, settings: Settings) -> tuple[Caller, Targets]:
+def outbound_of(app: Flask, settings: Settings) -> Outbound:
+    """The client /call (and the inspector's replay) sends with, for ECHO_CALL_TARGETS."""
     try:
         targets = Targets(settings.call_targets)
     except BadUrl as error:
@@ -53,7 +51,7 @@ def _caller(app: Flask, settings: Settings) -> tuple[Caller, Targets]:
     return Caller(client, targets, timeout, tokens), targets
 
 
-def _call_view(settings: Settings, caller: tuple[Caller, Targets]) -> Callable[..., Response]:
+def _call_view(settings: Settings, caller: Outbound) -> Callable[..., Response]:
     def call() -> Response:
         if request.method not in _METHODS:
             raise MethodNotAllowed(valid_methods=list(_METHODS))
@@ -66,20 +64,6 @@ def _call_view(settings: Settings, caller: tuple[Caller, Targets]) -> Callable[.
         return RecordResponse(orjson.dumps(answer), mimetype="application/json")
 
     return call
-
-
-def hop_count(req: Request, max_hops: int) -> int:
-    """The X-Echoscope-Hops that arrived (0 without one); 400 if malformed, 508 at the limit."""
-    raw = req.headers.get(HOPS_HEADER, "0").strip()
-    if not raw.isascii() or not raw.isdigit() or int(raw) > _MAX_HOPS_HEADER:
-        raise BadRequest(f"{HOPS_HEADER} must be a whole number, got {raw[:32]!r}.")
-    hops = int(raw)
-    if hops >= max_hops:
-        raise LoopDetected(
-            f"{HOPS_HEADER}: {hops}: this request already came through "
-            f"{hops} calls; ECHO_CALL_MAX_HOPS is {max_hops}."
-        )
-    return hops
 
 
 def plan(req: Request, record: Record, targets: Targets) -> list[Planned]:

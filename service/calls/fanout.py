@@ -19,12 +19,12 @@ from opentelemetry import propagate
 
 from service import __version__
 from service.calls import downstream
+from service.calls.hops import HOPS_HEADER
 from service.calls.targets import Targets, origin_of
 from service.cloud.idtokens import IdTokenError, IdTokens
 from service.exchange.outcome import DownstreamCall
 from service.telemetry import tracecontext
 
-HOPS_HEADER = "X-Echoscope-Hops"
 MAX_CALLS = 8
 _GRACE_SECONDS = 0.5  # past the per-call timeout, for the answers to be gathered
 _REDACTED = b"[REDACTED]"
@@ -32,14 +32,23 @@ _REDACTED = b"[REDACTED]"
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Planned:
-    """One call to make: POST `arguments` as JSON, or GET when there are none."""
+    """One call to make: POST `arguments` as JSON, or GET when there are none.
+
+    A replay (the inspector's) gives the stored request's method, headers and body
+    instead; the hop count and the trace context are still this exchange's.
+    """
 
     url: httpx.URL
     arguments: Any = None
+    replayed_method: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    content: bytes | None = None
 
     @property
     def method(self) -> str:
-        """POST when there are arguments to send, else GET."""
+        """The replayed method, else POST when there are arguments to send, else GET."""
+        if self.replayed_method is not None:
+            return self.replayed_method
         return "GET" if self.arguments is None else "POST"
 
 
@@ -99,6 +108,7 @@ class Caller:
             "User-Agent": f"echoscope/{__version__}",
             "Accept": "application/json, */*;q=0.5",
             "Accept-Encoding": "identity",
+            **dict(plan.headers),
             HOPS_HEADER: str(hops + 1),
         }
         propagate.inject(headers)  # the instrumentation re-injects its CLIENT span's context
@@ -109,8 +119,9 @@ class Caller:
             return self._failed(plan, {}, started, None, f"no ID token: {error}", "id_token")
         if token:
             headers["X-Serverless-Authorization"] = f"Bearer {token}"
-        body = None if plan.arguments is None else orjson.dumps(plan.arguments)
-        if body is not None:
+        body = plan.content
+        if plan.arguments is not None:
+            body = orjson.dumps(plan.arguments)
             headers["Content-Type"] = "application/json"
         request = self._client.build_request(plan.method, plan.url, headers=headers, content=body)
         try:

@@ -9,7 +9,7 @@ from flask import Request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from service.echo import body
+from service.echo import body, clientcert
 from service.exchange import errors
 from service.exchange.outcome import FileInfo, Record
 from service.exchange.traceids import TraceIds
@@ -123,9 +123,13 @@ def _record(
         "auth": credentials.describe(headers),
         "protocol": req.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
         "http2": req.environ.get(environ.HTTP2),
+        "client_cert": clientcert.describe(req.environ, headers),
     }
     if json_error is not None:
         record["json_error"] = json_error
+    tls = clientcert.tls_of(req.environ)
+    if tls is not None:
+        record["tls"] = tls
     return record
 
 

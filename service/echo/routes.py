@@ -8,7 +8,7 @@ from collections.abc import Callable
 import orjson
 from flask import Flask, Response, request
 
-from service.echo import control, durations
+from service.echo import control, durations, reply
 from service.exchange import pipeline
 from service.exchange.pipeline import RecordResponse
 from service.exchange.routing import add_any_method_rule
@@ -35,8 +35,13 @@ def _echo_view(settings: Settings) -> EchoView:
     def echo(path: str = "") -> Response:
         req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
         controls = control.read(req, settings.max_delay_seconds, settings.unsafe_content_types)
+        written = reply.read(req, settings.unsafe_content_types, settings.redirect_hosts)
         record = pipeline.current().echo_record(settings.max_body_bytes)
+        if written is not None and written.body is not None:
+            return control.apply(controls, reply.respond(written))
         response = RecordResponse(orjson.dumps(record), mimetype="application/json")
+        if written is not None:
+            reply.add_headers(written, response)
         return control.apply(controls, response)
 
     return echo

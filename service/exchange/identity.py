@@ -20,6 +20,7 @@ class Identity:
     configuration: str | None
     instance: str
     python_version: str
+    env: tuple[tuple[str, str], ...] = ()  # the operator's ECHO_ENV_* labels (blue/green, canary)
 
 
 def of_process(settings: Settings) -> Identity:
@@ -31,4 +32,5 @@ def of_process(settings: Settings) -> Identity:
         configuration=settings.k_configuration,
         instance=uuid.uuid4().hex,
         python_version=platform.python_version(),
+        env=settings.env_vars,
     )

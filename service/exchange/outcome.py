@@ -50,6 +50,8 @@ class Record(TypedDict):
     server: dict[str, Any]
     trace_context: dict[str, Any]
     auth: dict[str, Any] | None
+    client_cert: dict[str, Any] | None
+    tls: NotRequired[dict[str, Any]]
     json_error: NotRequired[str]
     form_error: NotRequired[str]
     content_encoding: NotRequired[str]
@@ -135,6 +137,7 @@ class Outcome:
     excluded: bool  # a path of ECHO_EXCLUDE_PATHS: counted, never logged, traced or recorded
     calls: tuple[DownstreamCall, ...] = ()  # the outgoing calls the exchange made
     websocket: SessionSummary | None = None  # the session /websocket/echo served
+    written_by_caller: bool = False  # the body is the caller's x-set-response-body
 
 
 Finisher = Callable[[Outcome], None]

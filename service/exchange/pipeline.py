@@ -100,6 +100,10 @@ class RecordResponse(Response):
     """A response whose body is the echo record (logged as the redacted record)."""
 
 
+class WrittenResponse(Response):
+    """A response whose body the caller wrote (x-set-response-body), not the record."""
+
+
 def init_app(app: Flask, settings: Settings, identity: Identity, capturer: Capturer) -> None:
     """Start an exchange before every request and finish it once it is over."""
     finishers: list[Finisher] = app.extensions.setdefault(_FINISHERS, [])
@@ -156,6 +160,7 @@ def _server_info(identity: Identity) -> dict[str, Any]:
         "version": identity.version,
         "revision": identity.revision,
         "instance": identity.instance,
+        "env": dict(identity.env),
     }
 
 
@@ -229,6 +234,7 @@ def _outcome(exchange: Exchange, response: Response) -> Outcome:
         excluded=exchange.excluded,
         calls=exchange.calls,
         websocket=exchange.websocket,
+        written_by_caller=isinstance(response, WrittenResponse),
     )
 
 

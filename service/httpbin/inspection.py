@@ -1,4 +1,4 @@
-"""Request inspection: /get, /post, /put, /patch, /delete, /headers, /ip, /user-agent, /uuid …"""
+"""Request inspection: /get, /head, /post, /put, /patch, /delete, /headers, /ip, /uuid …"""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Register the request-inspection endpoints, each for psf/httpbin's methods only."""
     views = _Views(settings.max_body_bytes, socket.gethostname())
     add_strict_rule(app, "/get", "httpbin_get", views.get, READ)
+    add_strict_rule(app, "/head", "httpbin_head", views.get, ("HEAD",))  # go-httpbin's
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         name = method.lower()
         add_strict_rule(app, f"/{name}", f"httpbin_{name}", views.with_body, (method,))

@@ -77,6 +77,12 @@ def flag(req: Request, name: str) -> bool:
     return req.args.get(name, "").lower() in ("1", "true")
 
 
+def within_size(size: int, name: str, cap: int) -> None:
+    """Refuse (400) a response of `size` bytes past `cap` (ECHO_MAX_BODY_BYTES)."""
+    if size > cap:
+        raise BadRequest(f"{name} would be {size} bytes, more than the maximum of {cap}")
+
+
 def within(total: float, name: str, cap: float) -> None:
     """Refuse (400) a delay and duration that together exceed `cap` seconds."""
     if total > cap:

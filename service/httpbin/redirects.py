@@ -7,11 +7,10 @@ redirect, so it is a JSON 400 and no Location is ever written.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Flask, Response, request
 from werkzeug.exceptions import BadRequest
 
+from service.echo.locations import is_allowed
 from service.exchange.routing import READ, add_strict_rule
 from service.httpbin import params, shape
 from service.settings import Settings
@@ -39,24 +38,6 @@ def redirect(location: str, status: int = 302) -> Response:
     response = Response(status=status, headers={"Location": location})
     del response.headers["Content-Type"]
     return response
-
-
-def is_allowed(url: str, hosts: frozenset[str]) -> bool:
-    """True for a path on this server (`/x`, never `//x`) or an http(s) URL to a listed host."""
-    # Browsers drop tabs and line breaks and read `\` as `/`: `/\evil` and `/\t/evil` are `//evil`.
-    if not url.isascii() or any(ch <= " " or ch in "\\\x7f" for ch in url):
-        return False
-    if url.startswith("/"):
-        return not url.startswith("//")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        _ = parts.port  # a malformed port raises ValueError
-    except ValueError:
-        return False
-    if parts.scheme.lower() not in ("http", "https") or "@" in parts.netloc:
-        return False
-    return host is not None and host.lower() in hosts
 
 
 class _Views:

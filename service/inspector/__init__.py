@@ -1,4 +1,4 @@
 """The inspector at /_echoscope/: routes, history API, live feed, stores, recorder, page (ui/).
 
-May import: service.exchange, service.telemetry, service.cloud and service.echo.
+May import: every package but service.httpbin (replay goes through service.calls' client).
 """

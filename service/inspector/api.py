@@ -9,6 +9,7 @@ import orjson
 from flask import Response, request
 
 from service.exchange import errors, pipeline
+from service.inspector import export
 from service.inspector import store as history
 from service.inspector.feed import LiveFeed, peer_closed
 from service.inspector.links import Links
@@ -38,20 +39,47 @@ def _unavailable(error: StoreError) -> Response:
 
 
 def list_view(store: Store, present: Callable[[Found], dict[str, Any]]) -> View:
-    """GET /_echoscope/exchanges: the newest exchanges matching the query's filters."""
+    """GET /_echoscope/exchanges: the newest exchanges matching the query's filters
+    (`format=har`: as a HAR 1.2 log); DELETE: forget them all."""
 
     def exchanges() -> Response:
+        if request.method == "DELETE":
+            return _cleared(store)
         try:
             filters = history.parse_filters(request.args)
+            wanted = _format(("json", "har"))
         except ValueError as error:
             return errors.json_error(400, "Bad Request", str(error))
         try:
             found = store.find(filters)
         except StoreError as error:
             return _unavailable(error)
+        if wanted == "har":
+            return _har([orjson.loads(item.document) for item in found], "exchanges")
         return _json({"exchanges": [present(item) for item in found]})
 
     return exchanges
+
+
+def _cleared(store: Store) -> Response:
+    try:
+        store.clear()
+    except StoreError as error:
+        return _unavailable(error)
+    return _json({"cleared": True})
+
+
+def _format(allowed: tuple[str, ...]) -> str:
+    wanted = request.args.get("format", "json")
+    if wanted not in allowed:
+        raise ValueError(f"format must be one of {', '.join(allowed)}")
+    return wanted
+
+
+def _har(entries: list[dict[str, Any]], name: str) -> Response:
+    response = _json(export.har(entries))
+    response.headers["Content-Disposition"] = f'attachment; filename="echoscope-{name}.har"'
+    return response
 
 
 def one_view(store: Store, present: Callable[[Found], dict[str, Any]]) -> View:
@@ -61,12 +89,22 @@ def one_view(store: Store, present: Callable[[Found], dict[str, Any]]) -> View:
         if not history.is_uuid(uuid):
             return errors.json_error(404, "Not Found", "an exchange id is 32 lowercase hex digits")
         try:
+            wanted = _format(("json", "har", "curl"))
             found = store.get(uuid)
+        except ValueError as error:
+            return errors.json_error(400, "Bad Request", str(error))
         except StoreError as error:
             return _unavailable(error)
         if found is None:
             return errors.json_error(404, "Not Found", "no such exchange in the history")
-        return _json(present(found))
+        if wanted == "json":
+            return _json(present(found))
+        entry = orjson.loads(found.document)
+        if wanted == "har":
+            return _har([entry], uuid)
+        answer = Response(export.curl(entry), mimetype="text/plain")
+        answer.headers["Cache-Control"] = "no-store"
+        return answer
 
     return one
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, Response, request
 from werkzeug.exceptions import NotFound
 
+from service.calls.routes import Outbound
 from service.cloud.instance import Facts
 from service.exchange import errors, pipeline
 from service.exchange.outcome import Outcome
@@ -50,7 +51,7 @@ _STATIC = (
 )
 
 
-def init_app(app: Flask, settings: Settings, facts: Facts) -> None:
+def init_app(app: Flask, settings: Settings, facts: Facts, outbound: Outbound | None) -> None:
     """Register every /_echoscope route: the inspector when the token is set, JSON 404s if not."""
     add_any_method_rule(app, f"{PREFIX}/<path:rest>", "inspector_unknown", _not_found)
     if not settings.inspect_token:
@@ -58,7 +59,7 @@ def init_app(app: Flask, settings: Settings, facts: Facts) -> None:
         for rule, endpoint in rules:
             add_any_method_rule(app, rule, endpoint, _not_found)
         return
-    from service.inspector import api, recorder  # only with the token set
+    from service.inspector import api, recorder, replay  # only with the token set
     from service.inspector.feed import LiveFeed
     from service.inspector.links import Links
 
@@ -83,6 +84,7 @@ def init_app(app: Flask, settings: Settings, facts: Facts) -> None:
         api.list_view(store, present),
         api.stream_view(store, feed),
         api.one_view(store, present),
+        replay.replay_view(store, outbound, settings),
     )
     for (rule, endpoint), view, methods in zip(_data_rules(), views, _DATA_METHODS, strict=True):
         add_strict_rule(app, rule, endpoint, guard(view), methods)
@@ -117,14 +119,19 @@ def _data_rules() -> list[tuple[str, str]]:
         (f"{PREFIX}/exchanges", "inspector_exchanges"),
         (f"{PREFIX}/exchanges/stream", "inspector_stream"),
         (f"{PREFIX}/exchanges/<uuid>", "inspector_exchange"),
+        (REPLAY, "inspector_replay"),
     ]
 
 
-_DATA_METHODS = (READ, ("GET",), READ)  # a HEAD stream would never end
+REPLAY = f"{PREFIX}/exchanges/<uuid>/replay"
+# A HEAD stream would never end; DELETE clears the history.
+_DATA_METHODS = ((*READ, "DELETE"), ("GET",), READ, ("POST",))
 
 
 def _skipped(outcome: Outcome) -> bool:
     path = outcome.record["path"]
+    if outcome.route == REPLAY:
+        return False  # a replay is an exchange of its own: its call is worth keeping
     return outcome.excluded or path == PREFIX or path.startswith(f"{PREFIX}/")
 
 

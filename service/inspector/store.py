@@ -80,6 +80,8 @@ class Store(Protocol):
 
     def valid_cursor(self, cursor: str) -> bool: ...
 
+    def clear(self) -> None: ...
+
 
 def parse_filters(args: Mapping[str, str]) -> Filters:
     """The filters of a query string; ValueError naming the parameter when one is bad."""

@@ -86,6 +86,10 @@ class RedisStore:
         """True for a stream id."""
         return _CURSOR.fullmatch(cursor) is not None
 
+    def clear(self) -> None:
+        """Forget every exchange (the stream stays: its ids keep growing)."""
+        _guarded(lambda: self._redis.xtrim(KEY, maxlen=0, approximate=False))
+
 
 def _fields(exchange: Stored) -> dict[FieldT, EncodableT]:
     return {

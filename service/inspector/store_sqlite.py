@@ -107,6 +107,11 @@ class SqliteStore:
         """True for a cursor this store hands out."""
         return cursor.isascii() and cursor.isdigit() and len(cursor) <= 18
 
+    def clear(self) -> None:
+        """Forget every exchange (ids keep growing: a cursor never points back)."""
+        with self._guard() as db:
+            db.execute("DELETE FROM exchanges")
+
     def _select(self, sql: str, values: Sequence[object]) -> list[Found]:
         with self._guard() as db:
             rows = db.execute(sql, tuple(values)).fetchall()

@@ -17,6 +17,7 @@ import orjson
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
+from service.server import tls
 from service.server.environ import ProtocolFacts
 
 _STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) ([^\r\n]*)\r\n")
@@ -27,6 +28,13 @@ class JsonErrorWorker(ProtocolFacts, ThreadWorker):  # type: ignore[misc]
     """gunicorn's threaded worker, answering its own refusals with JSON (and ProtocolFacts)."""
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        if tls.is_plain_http(exc):
+            self.log.warning("Plain HTTP on the TLS port from ip=%s: answered 400", addr[0])
+            try:
+                tls.refuse_plain_http(client)
+            except OSError:
+                self.log.debug("Failed to send error message.")
+            return
         page = _CapturedSocket(client)
         super().handle_error(req, page, addr, exc)
         if page.data:

@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from service.settings.otlp import OtlpHttp, otlp_http
+from service.settings.otlp import defaults as otlp_defaults
 from service.settings.parse import (
     Reader,
     SettingsError,
@@ -22,6 +24,7 @@ from service.settings.parse import (
     url_prefixes,
     url_template,
 )
+from service.settings.served import served
 
 __all__ = ["Settings", "SettingsError"]
 
@@ -94,6 +97,13 @@ class Settings:
     log_echo_body: str = "reference"
     http2: bool = True
     websocket_max_seconds: float = 55.0
+    env_vars: tuple[tuple[str, str], ...] = ()  # the ECHO_ENV_* variables, sorted by name
+    tls_cert_file: str | None = None  # with tls_key_file: HTTPS (ALPN) on the port
+    tls_key_file: str | None = None
+    tls_client_cert: str = "none"  # optional / require: ask for a client certificate
+    tls_client_ca_file: str | None = None  # what a client certificate must chain to
+    # where the OTLP JSON encoding is posted, per signal
+    otlp_http: dict[str, OtlpHttp] = dataclasses.field(default_factory=otlp_defaults)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -153,6 +163,8 @@ class Settings:
             ),
             log_echo_body=reader.get("ECHO_LOG_ECHO_BODY", "reference", choice(_ECHO_BODY_LOGGING)),
             **_protocols(reader),
+            **served(reader, environ),
+            **otlp_http(reader),
         )._checked()
 
     def _checked(self) -> Settings:
@@ -163,6 +175,11 @@ class Settings:
                 "must include authorization while ECHO_INSPECT_TOKEN is set"
             )
         return self
+
+    @property
+    def tls(self) -> bool:
+        """True when echoscope serves HTTPS on its port (ECHO_TLS_CERT_FILE and _KEY_FILE)."""
+        return self.tls_cert_file is not None
 
     @property
     def multiprocess(self) -> bool:

@@ -55,7 +55,7 @@ def _configure(settings: Settings, stream: Sink) -> Any:
     if settings.log_format == "json":
         factory: Any = structlog.BytesLoggerFactory(stream)  # type: ignore[arg-type]
     else:
-        factory = structlog.WriteLoggerFactory(_TextStream(stream))  # type: ignore[arg-type]
+        factory = structlog.WriteLoggerFactory(logwriter.TextStream(stream))  # type: ignore[arg-type]
     structlog.configure(
         processors=chain,
         wrapper_class=wrapper,
@@ -192,6 +192,8 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
         "headers": logbounds.headers(redacted, cut),
         "body_size": outcome.response_size,
     }
+    if outcome.written_by_caller:
+        part["written_by"] = "caller"  # x-set-response-body: the record is `request`, not sent
     if outcome.body_is_record and settings.log_echo_body == "reference":
         # the body is the record the line logs as `request` (and /call's `calls`, logged too)
         part["body_ref"] = "request, calls" if outcome.calls else "request"
@@ -234,16 +236,3 @@ def _labels(identity: Identity) -> dict[str, str]:
     if identity.revision:
         labels["revision"] = identity.revision
     return labels
-
-
-class _TextStream:
-    """A text view of a byte stream, for the console renderer."""
-
-    def __init__(self, stream: Sink) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> None:
-        self._stream.write(text.encode("utf-8", "replace"))
-
-    def flush(self) -> None:
-        self._stream.flush()

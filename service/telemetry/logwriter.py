@@ -109,3 +109,16 @@ def _is_pipe(stream: IO[bytes]) -> bool:
         return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)
     except (OSError, ValueError, AttributeError):  # io.BytesIO and the like have no descriptor
         return False
+
+
+class TextStream:
+    """A text view of a byte stream, for the console renderer."""
+
+    def __init__(self, stream: IO[bytes] | LineWriter) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> None:
+        self._stream.write(text.encode("utf-8", "replace"))
+
+    def flush(self) -> None:
+        self._stream.flush()

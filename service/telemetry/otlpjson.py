@@ -1,8 +1,8 @@
 """OTLP/HTTP with the JSON encoding (`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json`), via orjson.
 
-The SDK's OTLP/HTTP exporter keeps its role: endpoint, headers, timeout,
-compression, TLS and retries come from the standard OTEL_EXPORTER_OTLP_*
-variables as it reads them. Only the body differs: the OTLP JSON mapping (hex
+Endpoint, headers, timeout, compression, TLS and retries come from the standard
+OTEL_EXPORTER_OTLP_* variables with the SDK's meanings (service.settings.otlp),
+sent by service.telemetry.otlphttp. The body: the OTLP JSON mapping (hex
 trace and span ids, 64-bit integers as strings, enums as integers, lowerCamelCase
 names) written straight from the finished spans, without building the protobuf
 messages first (a third of the CPU the protobuf encoding takes per span).
@@ -16,12 +16,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext
+
+from service.telemetry.otlphttp import JsonSender
 
 CONTENT_TYPE = "application/json"
 _HAS_IS_REMOTE = 0x100  # SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
@@ -30,19 +31,20 @@ _NOT_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 JsonObject = dict[str, Any]
 
 
-class OTLPJsonSpanExporter(OTLPSpanExporter):
-    """The SDK's OTLP/HTTP span exporter, sending OTLP JSON encoded with orjson."""
+class OTLPJsonSpanExporter(SpanExporter):
+    """OTLP/HTTP with the JSON encoding: spans encoded with orjson, sent by echoscope's sender."""
 
-    def __init__(self) -> None:
-        super().__init__(headers={"Content-Type": CONTENT_TYPE})
+    def __init__(self, sender: JsonSender) -> None:
+        self._sender = sender
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Encode the batch as OTLP JSON and send it with the SDK's HTTP client."""
-        # The parent's `export` encodes protobuf; its client (retries, compression) is reused.
-        if self._shutdown:
-            return SpanExportResult.FAILURE
-        result = self._client.export(encode(spans))
-        return SpanExportResult.SUCCESS if result.success else SpanExportResult.FAILURE
+        """Encode the batch as OTLP JSON and post it."""
+        ok = self._sender.send(encode(spans))
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        """No more exports; a retry waiting now gives up."""
+        self._sender.shutdown()
 
 
 def encode(spans: Sequence[ReadableSpan]) -> bytes:

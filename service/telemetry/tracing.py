@@ -12,10 +12,9 @@ import functools
 import threading
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
-from urllib.parse import urlsplit
 
 from flask import Flask
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
@@ -29,16 +28,15 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 
-from service.exchange import pipeline, routing
+from service.exchange import pipeline
 from service.exchange.identity import Identity
-from service.exchange.outcome import Outcome
 from service.settings import Settings
-from service.telemetry import credentials, exclusion, redact, sessions, tracecontext
+from service.settings.otlp import OtlpHttp
+from service.telemetry import exclusion, spans, tracecontext
 from service.telemetry.cloudtrace import LenientCloudTracePropagator
 from service.telemetry.firstexport import MadeOnFirstUse
 
 _PROVIDER = "echoscope.tracer_provider"
-_REFERER = "http.request.header.referer"
 _SHUTDOWN_TIMEOUT_MILLIS = 3000
 
 
@@ -63,7 +61,7 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
     # Prometheus ones) and response attributes, recomputing every request attribute to
     # do so; the span finisher below sets the response attributes from the response.
     app.wsgi_app = exclusion.marking(original_wsgi_app, settings.exclude_paths)  # type: ignore[method-assign,assignment]
-    pipeline.on_finish(app, _span_finisher(settings))
+    pipeline.on_finish(app, spans.finisher(settings))
 
 
 def create_provider(settings: Settings, identity: Identity) -> TracerProvider:
@@ -72,7 +70,7 @@ def create_provider(settings: Settings, identity: Identity) -> TracerProvider:
     provider = TracerProvider(resource=create_resource(identity), sampler=sampler)
     name, protocol = settings.traces_exporter, settings.otlp_traces_protocol
     if name != "none":  # made by the batch thread when it first exports (firstexport.py)
-        make = functools.partial(create_exporter, name, protocol)
+        make = functools.partial(create_exporter, name, protocol, settings.otlp_http["traces"])
         provider.add_span_processor(BatchSpanProcessor(MadeOnFirstUse(make)))
     return provider
 
@@ -104,15 +102,18 @@ def create_sampler(settings: Settings) -> sampling.Sampler:
     return sampling.ParentBased(root) if name.startswith("parentbased_") else root
 
 
-def create_exporter(name: str, protocol: str = "http/protobuf") -> SpanExporter | None:
+def create_exporter(
+    name: str, protocol: str = "http/protobuf", destination: OtlpHttp | None = None
+) -> SpanExporter | None:
     """The exporter named by OTEL_TRACES_EXPORTER; `none` creates spans but sends none.
 
     OTLP goes over HTTP, protobuf or JSON as OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL says.
     """
     if name == "otlp" and protocol == "http/json":
+        from service.telemetry.otlphttp import JsonSender
         from service.telemetry.otlpjson import OTLPJsonSpanExporter
 
-        return OTLPJsonSpanExporter()
+        return OTLPJsonSpanExporter(JsonSender(destination or OtlpHttp()))
     if name == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -148,49 +149,6 @@ def shutdown(app: Flask) -> None:
 def _flush_and_stop(provider: TracerProvider) -> None:
     provider.force_flush(_SHUTDOWN_TIMEOUT_MILLIS)
     provider.shutdown()
-
-
-def _span_finisher(settings: Settings) -> Callable[[Outcome], None]:
-    header_keys = [
-        f"http.request.header.{name.replace('-', '_')}" for name in settings.redact_headers
-    ]
-    token_keys = [
-        f"http.request.header.{name.replace('-', '_')}" for name in credentials.TOKEN_HEADERS
-    ]
-    query_names = settings.redact_query
-
-    def finish(outcome: Outcome) -> None:
-        span = trace.get_current_span()
-        if not span.is_recording():
-            return
-        _add_response_attributes(span, outcome)
-        query = outcome.record["query_string"]
-        if query:
-            span.set_attribute("url.query", redact.query_string(query, query_names))
-        attributes = getattr(span, "attributes", None) or {}
-        for key in header_keys:
-            if key in attributes:
-                span.set_attribute(key, [redact.REDACTED])
-        for key in token_keys:  # tokens, whatever ECHO_REDACT_HEADERS says
-            if any(credentials.holds_token(key[20:], value) for value in attributes.get(key, ())):
-                span.set_attribute(key, [redact.REDACTED])
-        referer = attributes.get(_REFERER)
-        if referer:
-            span.set_attribute(_REFERER, [redact.url(value, query_names) for value in referer])
-        _split_server_address(span, attributes.get("server.address"))
-        if outcome.route == routing.UNMATCHED:
-            span.update_name(f"{outcome.method} {routing.UNMATCHED}")
-        sessions.add_to_span(span, outcome.websocket)
-
-    return finish
-
-
-def _add_response_attributes(span: trace.Span, outcome: Outcome) -> None:
-    # What the instrumentation's WSGI wrapper (un-wrapped in init_app) would set.
-    span.set_attribute("http.response.status_code", outcome.status)
-    if outcome.status >= 500:
-        span.set_attribute("error.type", outcome.error_type or str(outcome.status))
-        span.set_status(trace.Status(trace.StatusCode.ERROR))
 
 
 def provider_of(app: Flask) -> TracerProvider | None:
@@ -231,18 +189,3 @@ class _LateResource(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         span._resource = self._resource
-
-
-def _split_server_address(span: trace.Span, address: object) -> None:
-    """`server.address` is the host alone, `server.port` the port (the Host header has both)."""
-    if not isinstance(address, str) or ":" not in address:
-        return
-    parsed = urlsplit(f"//{address}")
-    try:
-        port = parsed.port
-    except ValueError:
-        return  # not host:port (a bare IPv6 literal): leave it as it came
-    if parsed.hostname:
-        span.set_attribute("server.address", parsed.hostname)
-    if port is not None:
-        span.set_attribute("server.port", port)

@@ -16,8 +16,13 @@ def _servers() -> Iterator[MakeServer]:
     """make(env, workers): echoscope on a free port, ready; all it started stopped on exit."""
     started: list[Server] = []
 
-    def make(env: dict[str, str] | None = None, workers: int = 1) -> Server:
-        server = Server(env or {}, workers)
+    def make(
+        env: dict[str, str] | None = None,
+        workers: int = 1,
+        ca: str | None = None,
+        client: tuple[str, str] | None = None,
+    ) -> Server:
+        server = Server(env or {}, workers, ca, client)
         started.append(server)  # before waiting: a server that never gets ready is stopped too
         server.wait_ready()
         return server

@@ -5,6 +5,7 @@ RECORD_FIELDS = [
     "files", "path", "url", "scheme", "host", "query_string", "json", "data_encoding",
     "body_size", "client_ip", "origin", "trace", "server", "trace_context", "auth",
     "protocol", "http2",
+    "client_cert",
 ]  # fmt: skip
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"

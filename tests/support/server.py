@@ -29,9 +29,17 @@ def free_port() -> int:
 class Server:
     """gunicorn -c config/gunicorn.conf.py service.wsgi:app, stdout kept in a file (see make_server)."""
 
-    def __init__(self, env: dict[str, str], workers: int) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int,
+        ca: str | None = None,
+        client: tuple[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.ca = ca  # with a CA: the server speaks HTTPS with a certificate it issued
+        self.client = client  # the certificate and key to poll with, when one is required
+        self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
         self.log_path = Path(tempfile.mkstemp(prefix="echoscope-", suffix=".log")[1])
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ECHO_", "OTEL_"))}
         full_env.update({"PORT": str(self.port), "WEB_CONCURRENCY": str(workers), **env})
@@ -53,7 +61,10 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited {self.proc.returncode}:\n{self.output()}")
             try:
-                if requests.get(f"{self.url}/health", timeout=1).status_code == 200:
+                ready = requests.get(
+                    f"{self.url}/health", timeout=1, verify=self.ca or True, cert=self.client
+                )
+                if ready.status_code == 200:
                     return
             except (requests.ConnectionError, requests.Timeout):  # not listening, or booting
                 time.sleep(0.05)

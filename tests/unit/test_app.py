@@ -33,7 +33,7 @@ def test_the_finishers_run_span_metrics_line_then_history() -> None:
     app = create_app(Settings.from_env({"ECHO_INSPECT_TOKEN": "t"}))
     finishers = _modules(app.extensions["echoscope.finishers"])
     assert finishers == [
-        "telemetry.tracing",
+        "telemetry.spans",
         "telemetry.metrics",
         "telemetry.logs",
         "inspector.recorder",

@@ -257,3 +257,42 @@ def test_an_accepted_propagator_can_be_built(name: str) -> None:
         assert "OTEL_PROPAGATORS" in str(error)
         return
     assert tracing.create_propagator(settings.propagators) is not None
+
+
+def test_env_vars_are_the_echo_env_prefix_only_sorted() -> None:
+    settings = Settings.from_env(
+        {"ECHO_ENV_B": "2", "ECHO_ENV_A": "", "ECHO_ENV_": "x", "ECHO_ENVX": "y", "PATH": "/bin"}
+    )
+    assert settings.env_vars == (("ECHO_ENV_A", ""), ("ECHO_ENV_B", "2"))
+    assert Settings.from_env({}).env_vars == ()
+
+
+def test_env_vars_are_bounded() -> None:
+    with pytest.raises(SettingsError, match="ECHO_ENV_BIG"):
+        Settings.from_env({"ECHO_ENV_BIG": "x" * 1025})
+    with pytest.raises(SettingsError, match="too many ECHO_ENV_"):
+        Settings.from_env({f"ECHO_ENV_{i}": "v" for i in range(65)})
+
+
+def test_tls_needs_both_files_and_client_certs_need_a_ca(tmp_path: Any) -> None:
+    cert, key, ca = (tmp_path / name for name in ("cert.pem", "key.pem", "ca.pem"))
+    for path in (cert, key, ca):
+        path.write_text("x")
+    assert not Settings.from_env({}).tls
+    served = Settings.from_env({"ECHO_TLS_CERT_FILE": str(cert), "ECHO_TLS_KEY_FILE": str(key)})
+    assert served.tls and served.tls_client_cert == "none"
+    with pytest.raises(SettingsError, match="set both or neither"):
+        Settings.from_env({"ECHO_TLS_CERT_FILE": str(cert)})
+    with pytest.raises(SettingsError, match=r"ECHO_TLS_KEY_FILE='/nowhere/key\.pem': no such file"):
+        Settings.from_env(
+            {"ECHO_TLS_CERT_FILE": str(cert), "ECHO_TLS_KEY_FILE": "/nowhere/key.pem"}
+        )
+    both = {"ECHO_TLS_CERT_FILE": str(cert), "ECHO_TLS_KEY_FILE": str(key)}
+    with pytest.raises(SettingsError, match="ECHO_TLS_CLIENT_CA_FILE"):
+        Settings.from_env({**both, "ECHO_TLS_CLIENT_CERT": "optional"})
+    with pytest.raises(SettingsError, match="ECHO_TLS_CLIENT_CERT='sometimes'"):
+        Settings.from_env({**both, "ECHO_TLS_CLIENT_CERT": "sometimes"})
+    asked = Settings.from_env(
+        {**both, "ECHO_TLS_CLIENT_CERT": "Require", "ECHO_TLS_CLIENT_CA_FILE": str(ca)}
+    )
+    assert (asked.tls_client_cert, asked.tls_client_ca_file) == ("require", str(ca))

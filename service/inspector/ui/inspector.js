@@ -47,9 +47,9 @@ function showLogin(message) {
   setState("locked");
 }
 
-async function api(path, extraHeaders) {
+async function api(path, extraHeaders, init) {
   const headers = { Authorization: `Bearer ${state.token}`, ...(extraHeaders || {}) };
-  const response = await fetch(path, { headers, cache: "no-store" });
+  const response = await fetch(path, { headers, cache: "no-store", ...(init || {}) });
   if (response.status === 401) throw new Refused("the token was refused");
   return response;
 }
@@ -259,6 +259,95 @@ function traceContext(entry) {
   return parts;
 }
 
+// ------------------------------------------------------------ the workbench
+
+async function download(path, fallbackName) {
+  const response = await api(path);
+  if (!response.ok) throw new Error((await response.json()).detail || `error ${response.status}`);
+  const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+  const url = URL.createObjectURL(await response.blob());
+  const a = el("a");
+  a.href = url;
+  a.download = named ? named[1] : fallbackName;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+function outcome(target, message, failed) {
+  target.replaceChildren(el(failed ? "p" : "pre", failed ? "error" : "", message));
+}
+
+async function copyCurl(entry, target) {
+  const response = await api(`exchanges/${entry.uuid}?format=curl`);
+  const command = await response.text();
+  if (!response.ok) return outcome(target, JSON.parse(command).detail, true);
+  outcome(target, command, false); // shown whole: its comments say what was redacted
+  target.firstChild.id = "curl-command";
+  try {
+    await navigator.clipboard.writeText(command);
+    target.append(el("p", "none", "copied to the clipboard"));
+  } catch (error) {
+    target.append(el("p", "none", "select the command to copy it"));
+  }
+}
+
+async function replay(entry, url, target) {
+  const response = await api(`exchanges/${entry.uuid}/replay`, { "Content-Type": "application/json" }, {
+    method: "POST", body: JSON.stringify({ url }),
+  });
+  const body = await response.json();
+  if (!response.ok) return outcome(target, body.detail || `error ${response.status}`, true);
+  const call = body.call;
+  const said = call.error ? `: ${call.error}` : "";
+  outcome(target, `${call.method} ${call.url} → ${call.status ?? "no answer"}${said}`, Boolean(call.error));
+  target.firstChild.id = "replay-result";
+  if (body.dropped_headers.length) {
+    target.append(el("p", "note", `not sent (redacted): ${body.dropped_headers.join(", ")}`));
+  }
+}
+
+function workbench(entry) {
+  const bar = el("div", "workbench");
+  const result = el("div", "result");
+  result.id = "workbench-result";
+  const guard = (work) => () => work().catch((error) => {
+    if (error instanceof Refused) showLogin(error.message);
+    else outcome(result, error.message, true);
+  });
+  const curl = el("button", "", "Copy as curl");
+  curl.id = "copy-curl";
+  curl.type = "button";
+  curl.addEventListener("click", guard(() => copyCurl(entry, result)));
+  const har = el("button", "", "Download HAR");
+  har.id = "har-one";
+  har.type = "button";
+  har.addEventListener("click", guard(() => download(`exchanges/${entry.uuid}?format=har`, "exchange.har")));
+  const label = el("label", "", "replay to (a URL under ECHO_CALL_TARGETS)");
+  const target = el("input");
+  target.id = "replay-url";
+  target.type = "url";
+  target.placeholder = "https://…";
+  label.append(target);
+  const send = el("button", "", "Replay");
+  send.id = "replay";
+  send.type = "button";
+  send.addEventListener("click", guard(() => replay(entry, target.value.trim(), result)));
+  bar.append(curl, har, label, send);
+  return [bar, result];
+}
+
+async function clearHistory() {
+  if (!window.confirm("Forget every exchange in the history?")) return;
+  const response = await api("exchanges", {}, { method: "DELETE" });
+  if (!response.ok) throw new Error((await response.json()).detail || `error ${response.status}`);
+  state.entries.clear();
+  state.selected = null;
+  $("detail").hidden = true;
+  render();
+}
+
 function showDetail(entry) {
   const detail = $("detail");
   const request = entry.request;
@@ -266,6 +355,7 @@ function showDetail(entry) {
   const body = request.json !== null && request.json !== undefined ? request.json : request.data;
   detail.replaceChildren(
     summary(entry),
+    ...workbench(entry),
     section("Request headers", pairs(request.headers)),
     section("Query", pairs(request.args)),
     section("Body", text(body), ...(Object.keys(request.form || {}).length ? [pairs(request.form)] : [])),
@@ -318,6 +408,16 @@ document.addEventListener("DOMContentLoaded", () => {
     start();
   });
   $("forget").addEventListener("click", () => showLogin(""));
+  const failed = (error) => {
+    if (error instanceof Refused) showLogin(error.message);
+    else $("filter-error").textContent = error.message;
+  };
+  $("har-list").addEventListener("click", () => {
+    const params = new URLSearchParams(query());
+    params.set("format", "har");
+    download(`exchanges?${params}`, "exchanges.har").catch(failed);
+  });
+  $("clear-history").addEventListener("click", () => clearHistory().catch(failed));
   $("filters").addEventListener("submit", (event) => {
     event.preventDefault();
     readFilters();

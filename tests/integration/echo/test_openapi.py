@@ -38,13 +38,16 @@ STATUS = "x-set-response-status-code"
 DELAY = "x-set-response-delay-ms"
 CONTENT_TYPE = "x-set-response-content-type"
 CONTROLS = (STATUS, DELAY, CONTENT_TYPE)
+BODY = "x-set-response-body"
+REPLY_HEADER = "x-set-response-header"
+REPLY_CONTROLS = (BODY, REPLY_HEADER)  # a reply the caller writes (service/echo/reply.py)
 MAX_EXAMPLES = 8  # per echo operation: 33 operations, about 270 requests
 HTTPBIN_EXAMPLES = 3  # per httpbin operation: about 70 operations, about 210 requests
 # 500 is what /unstable is for; a duration past ECHO_MAX_DELAY_SECONDS (a setting the
 # document cannot know) is a 400.
 FAILS_ON_PURPOSE = {"/unstable"}
 BOUNDED_BY_A_SETTING = {"/delay/{seconds}"}
-JSON_LINES = {"/stream/{n}"}  # psf/httpbin's application/json, one document per line
+JSON_LINES = {"/stream/{n}", "/jsonl"}  # one document per line (psf/httpbin's application/json)
 NEEDS_AN_UPGRADE = {"/websocket/echo"}  # without the handshake headers: a documented 400
 
 
@@ -104,7 +107,9 @@ def test_controls_are_documented_as_header_and_query_on_every_echo_operation() -
                 for ref in operation["parameters"]
                 if "$ref" in ref
             }
-            expected = {(name, where) for name in CONTROLS for where in ("header", "query")}
+            expected = {
+                (name, where) for name in CONTROLS + REPLY_CONTROLS for where in ("header", "query")
+            }
             assert expected <= names, f"{method.upper()} {path} lacks {expected - names}"
 
 
@@ -117,6 +122,7 @@ def test_record_required_fields_are_the_keys_of_a_real_echo(live: Server) -> Non
     assert list(record) == record_schema["required"]  # same fields, same order
     optional = {"json_error", "content_encoding", "decoded_size", "encoding_error", "form_error"}
     optional.add("calls")  # only in /call's answer
+    optional.add("tls")  # only over echoscope's own TLS listener (tests/integration/container)
     assert set(record_schema["properties"]) == {*record_schema["required"], *optional}
     assert "truncated" not in record_schema["properties"]
     assert record_schema["additionalProperties"] is False
@@ -334,7 +340,7 @@ OPERATIONS = [
 def _sent_controls(case: Any) -> dict[str, str]:
     """The controls a case sends; the query parameter wins, as in service/echo/control.py."""
     sent: dict[str, str] = {}
-    for name in CONTROLS:
+    for name in CONTROLS + REPLY_CONTROLS:
         headers = {key.lower(): value for key, value in (case.headers or {}).items()}
         query = case.query or {}
         if name in query:
@@ -342,6 +348,26 @@ def _sent_controls(case: Any) -> dict[str, str]:
         elif name in headers:
             sent[name] = str(headers[name])
     return sent
+
+
+def _refused_reply(controls: dict[str, str], response: Any) -> bool:
+    """A written header the document's pattern allows may be refused by a rule its words state."""
+    if response.status_code != 400 or not any(name in controls for name in REPLY_CONTROLS):
+        return False
+    error = json.loads(response.content)
+    validator("Error").validate(error)
+    if any(name in error["detail"] for name in REPLY_CONTROLS):
+        return True
+    return error["detail"].startswith(CONTENT_TYPE) or STATUS in error["detail"]
+
+
+def _check_written(case: Any, controls: dict[str, str], response: Any, asked: int | None) -> None:
+    if asked in (204, 304) or case.method == "HEAD" or controls[BODY].startswith("base64:"):
+        return
+    header = {key.lower(): value for key, value in (case.headers or {}).items()}
+    from_query = BODY in (case.query or {})
+    expected = controls[BODY].encode() if from_query else header[BODY].encode("latin-1")
+    assert response.content == expected
 
 
 def _asked_status(case: Any, controls: dict[str, str]) -> int | None:
@@ -387,11 +413,10 @@ def _check(case: Any, response: Any) -> None:
         validator("Error").validate(json.loads(response.content))
         return
     if case.operation.path in JSON_LINES and response.status_code == 200:
-        line = jsonschema_rs.validator_for(
-            DOCUMENT["paths"][case.operation.path]["get"]["responses"]["200"]["content"][
-                "application/json"
-            ]["schema"]
-        )
+        (content,) = DOCUMENT["paths"][case.operation.path]["get"]["responses"]["200"][
+            "content"
+        ].values()
+        line = jsonschema_rs.validator_for(content["schema"])
         for text in response.content.splitlines():
             line.validate(json.loads(text))
         return
@@ -412,7 +437,13 @@ def _check(case: Any, response: Any) -> None:
     if asked == 400 and refused_type:
         validator("Error").validate(json.loads(response.content))
         return
-    if CONTENT_TYPE in controls:
+    if _refused_reply(controls, response):
+        return
+    if BODY in controls:
+        # The caller wrote the body: it is sent as written (its type checked by hand).
+        excluded += [content_type_conformance, response_schema_conformance]
+        _check_written(case, controls, response, asked)
+    elif CONTENT_TYPE in controls:
         # The control changes the Content-Type (not the body): check both by hand.
         assert response.headers["content-type"] == [controls[CONTENT_TYPE]]
         excluded += [content_type_conformance, response_schema_conformance]

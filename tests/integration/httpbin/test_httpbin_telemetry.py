@@ -44,6 +44,8 @@ CALLS = [
     ("GET", "/stream-bytes/8", "/stream-bytes/<n>"), ("GET", "/unstable?failure_rate=0", "/unstable"),
     ("GET", "/stream/2", "/stream/<n>"), ("GET", "/drip?duration=0&numbytes=2", "/drip"),
     ("GET", "/sse?count=2&duration=10ms", "/sse"), ("GET", "/range/10", "/range/<n>"),
+    ("HEAD", "/head", "/head"), ("GET", "/env", "/env"), ("GET", "/version", "/version"),
+    ("GET", "/jsonl?count=2", "/jsonl"),
 ]  # fmt: skip
 HTTPBIN_MODULES = re.compile(r"^httpbin_")
 

@@ -100,6 +100,8 @@ def test_http_json_selects_the_json_exporter() -> None:
     settings = Settings.from_env(
         {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"}
     )
-    exporter = tracing.create_exporter(settings.traces_exporter, settings.otlp_traces_protocol)
+    exporter = tracing.create_exporter(
+        settings.traces_exporter, settings.otlp_traces_protocol, settings.otlp_http["traces"]
+    )
     assert isinstance(exporter, otlpjson.OTLPJsonSpanExporter)
     exporter.shutdown()

@@ -1,0 +1,85 @@
+"""Where echoscope's own OTLP/HTTP JSON sender posts each signal: the standard variables.
+
+The SDK's exporters (protobuf, gRPC) read OTEL_EXPORTER_OTLP_* themselves; the JSON
+encoding is echoscope's own, so these are read here, with the SDK's meanings (a
+per-signal variable wins; the generic endpoint gets `/v1/<signal>` appended; the
+timeout is in seconds, as the Python SDK reads it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from opentelemetry.util.re import parse_env_headers
+
+from service.settings.parse import Reader, SettingsError, choice, float_in
+
+T = TypeVar("T")
+SIGNALS = ("traces", "metrics", "logs")
+_COMPRESSIONS = ("none", "gzip", "deflate")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OtlpHttp:
+    """One signal's OTLP/HTTP destination."""
+
+    endpoint: str = "http://localhost:4318/v1/traces"
+    headers: tuple[tuple[str, str], ...] = ()
+    timeout_seconds: float = 10.0
+    compression: str = "none"
+    certificate: str | None = None  # the CA bundle to verify the collector with
+    client_key: str | None = None
+    client_certificate: str | None = None
+
+
+def defaults() -> dict[str, OtlpHttp]:
+    """Each signal's destination with no variable set: a Collector on localhost."""
+    return {signal: OtlpHttp(f"http://localhost:4318/v1/{signal}") for signal in SIGNALS}
+
+
+def otlp_http(reader: Reader) -> dict[str, Any]:
+    """The Settings field of this part: each signal's destination."""
+    return {"otlp_http": {signal: _signal(reader, signal) for signal in SIGNALS}}
+
+
+def _signal(reader: Reader, signal: str) -> OtlpHttp:
+    def either(name: str) -> str | None:  # the signal's own variable, else the generic one
+        own = reader.optional(f"OTEL_EXPORTER_OTLP_{signal.upper()}_{name}")
+        return own or reader.optional(f"OTEL_EXPORTER_OTLP_{name}")
+
+    own_endpoint = f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT"
+    base = reader.get("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318", _url)
+    return OtlpHttp(
+        endpoint=reader.get(own_endpoint, f"{base.rstrip('/')}/v1/{signal}", _url),
+        headers=_headers(either("HEADERS") or ""),
+        timeout_seconds=_checked(
+            signal, "TIMEOUT", either("TIMEOUT") or "10", float_in(0.001, 600)
+        ),
+        compression=_checked(
+            signal, "COMPRESSION", either("COMPRESSION") or "none", choice(_COMPRESSIONS)
+        ),
+        certificate=either("CERTIFICATE"),
+        client_key=either("CLIENT_KEY"),
+        client_certificate=either("CLIENT_CERTIFICATE"),
+    )
+
+
+def _checked(signal: str, name: str, raw: str, parse: Callable[[str], T]) -> T:
+    try:
+        return parse(raw)
+    except ValueError as error:
+        raise SettingsError(
+            f"invalid OTEL_EXPORTER_OTLP_({signal.upper()}_){name}={raw!r}: {error}"
+        ) from None
+
+
+def _url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")) or any(ch in raw for ch in " \r\n\0"):
+        raise ValueError("must be an http:// or https:// URL")
+    return raw
+
+
+def _headers(raw: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(parse_env_headers(raw, liberal=True).items())) if raw else ()

@@ -1,0 +1,108 @@
+"""echoscope's OTLP/HTTP JSON sender and its settings: the standard variables, retries, bounds."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+
+from service.settings import Settings, SettingsError
+from service.settings.otlp import OtlpHttp
+from service.telemetry.otlphttp import JsonSender
+from tests.support.listener import Listener, Received, send
+
+
+def test_each_signal_has_its_endpoint_and_its_own_variables_win() -> None:
+    settings = Settings.from_env(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/",
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "https://logs.example/custom",
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-team=echo,authorization=Bearer%20t",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "x-only=traces",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "3",
+            "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": "gzip",
+        }
+    )
+    traces, metrics, logs = (settings.otlp_http[name] for name in ("traces", "metrics", "logs"))
+    assert traces.endpoint == "http://collector:4318/v1/traces"
+    assert metrics.endpoint == "http://collector:4318/v1/metrics"
+    assert logs.endpoint == "https://logs.example/custom"  # a signal's own endpoint, as given
+    assert traces.headers == (("x-only", "traces"),)  # replaces the generic list
+    assert metrics.headers == (("authorization", "Bearer t"), ("x-team", "echo"))
+    assert (traces.timeout_seconds, metrics.compression, traces.compression) == (3, "gzip", "none")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "OTLP_ENDPOINT='collector:4318'"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://x", "TRACES_ENDPOINT='ftp://x'"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon", r"_\)TIMEOUT='soon'"),
+        ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "brotli", r"\(LOGS_\)COMPRESSION='brotli'"),
+    ],
+)
+def test_a_bad_value_stops_start_up_naming_it(name: str, value: str, named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env({name: value})
+
+
+def _answers(*statuses: int) -> Listener:
+    left = list(statuses)
+
+    def answer(_: Listener, __: Received, handler: BaseHTTPRequestHandler) -> None:
+        status = left.pop(0) if left else 200
+        handler.send_response(status)
+        if status == 429:
+            handler.send_header("Retry-After", "0")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    return Listener(answer)
+
+
+def test_a_body_is_posted_with_the_headers_and_compression_asked_for() -> None:
+    listener = _answers()
+    config = OtlpHttp(f"{listener.url}/v1/traces", (("x-team", "echo"),), 5, "gzip")
+    assert JsonSender(config).send(b'{"resourceSpans": []}')
+    (received,) = listener.wait_for(1)
+    assert received.path == "/v1/traces"
+    assert received.headers["content-type"] == "application/json"
+    assert received.headers["x-team"] == "echo"
+    assert received.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(received.body) == b'{"resourceSpans": []}'
+
+
+def test_429_and_503_are_retried_until_the_collector_takes_the_body() -> None:
+    listener = _answers(429, 503)
+    assert JsonSender(OtlpHttp(f"{listener.url}/v1/traces", timeout_seconds=10)).send(b"{}")
+    assert len(listener.wait_for(3)) == 3
+
+
+def test_a_400_is_not_retried() -> None:
+    listener = _answers(400)
+    assert not JsonSender(OtlpHttp(f"{listener.url}/v1/traces")).send(b"{}")
+    time.sleep(0.3)
+    assert len(listener.received) == 1
+
+
+def test_shutdown_ends_a_back_off_in_progress() -> None:
+    listener = _answers(503, 503, 503, 503, 503, 503)
+    sender = JsonSender(OtlpHttp(f"{listener.url}/v1/traces", timeout_seconds=60))
+    result: list[bool] = []
+    sending = threading.Thread(target=lambda: result.append(sender.send(b"{}")))
+    sending.start()
+    listener.wait_for(2)  # in its second back-off (about 2 s)
+    sender.shutdown()
+    sending.join(30)
+    assert not sending.is_alive() and result == [False]
+    assert len(listener.received) <= 3
+
+
+def test_an_unreachable_collector_is_a_failure_within_the_timeout() -> None:
+    listener = Listener(lambda _, __, handler: send(handler, 200, b"", "application/json"))
+    url = f"{listener.url}/v1/traces"
+    listener.close()
+    assert not JsonSender(OtlpHttp(url, timeout_seconds=1.5)).send(b"{}")

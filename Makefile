@@ -5,7 +5,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 PORT ?= 8080
 export PORT
 
-.PHONY: run test unit integration lint audit bench tools container-tools image image-test clean
+.PHONY: run test unit integration lint audit bench soak tools container-tools image image-test clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -74,6 +74,9 @@ audit: $(VENV)/.dev
 
 bench: $(VENV)/.runtime
 	bash bench/run.sh $(BENCH_ARGS)
+
+soak: $(VENV)/.runtime
+	bash bench/soak.sh $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 GET /stats returns how many exports and bytes arrived, so a run can show that
 spans were really sent. Run as `python -m bench.sink PORT`; it listens on 127.0.0.1 only.
+With `--count-spans` (the soak) it also counts the spans of OTLP/JSON exports.
 """
 
 from __future__ import annotations
@@ -19,18 +20,31 @@ class _Counter:
         self._lock = threading.Lock()
         self.exports = 0
         self.bytes = 0
+        self.spans = 0
 
-    def add(self, size: int) -> None:
+    def add(self, size: int, spans: int = 0) -> None:
         with self._lock:
             self.exports += 1
             self.bytes += size
+            self.spans += spans
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
-            return {"exports": self.exports, "bytes": self.bytes}
+            return {"exports": self.exports, "bytes": self.bytes, "spans": self.spans}
 
 
 COUNTER = _Counter()
+COUNT_SPANS = "--count-spans" in sys.argv
+
+
+def _spans(body: bytes) -> int:
+    """The spans in an OTLP/JSON ExportTraceServiceRequest."""
+    export = json.loads(body)
+    return sum(
+        len(scope.get("spans", []))
+        for resource in export.get("resourceSpans", [])
+        for scope in resource.get("scopeSpans", [])
+    )
 
 
 class SinkHandler(BaseHTTPRequestHandler):
@@ -40,8 +54,9 @@ class SinkHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         size = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(size)
-        COUNTER.add(size)
+        body = self.rfile.read(size)
+        as_json = self.headers.get("Content-Type") == "application/json"
+        COUNTER.add(size, _spans(body) if COUNT_SPANS and as_json else 0)
         status = 200 if self.path == "/v1/traces" else 404
         self._answer(status, b"", "application/x-protobuf")
 

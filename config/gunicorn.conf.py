@@ -8,7 +8,7 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
-from service.server import tls, trailers
+from service.server import tls, trailers, worker
 from service.server.logconfig import logconfig_dict as make_logconfig_dict
 from service.settings import Settings, SettingsError
 
@@ -41,7 +41,12 @@ trailers.install()  # /trailers over HTTP/1.1; workers inherit the patch at fork
 bind = f"0.0.0.0:{settings.port}"
 workers = settings.web_concurrency
 threads = settings.threads
-worker_class = "service.server.worker.JsonErrorWorker"  # gthread, with JSON for its own refusals
+# gthread reading heads and small bodies in its event loop, with JSON for its own refusals
+worker_class = worker.configured(
+    worker.Limits(
+        settings.header_timeout_seconds, settings.body_timeout_seconds, settings.max_body_bytes
+    )
+)
 timeout = 0  # Cloud Run bounds request time itself; never kill a busy worker
 graceful_timeout = 8  # under Cloud Run's 10 s between SIGTERM and SIGKILL
 keepalive = 5
@@ -106,7 +111,9 @@ def child_exit(server, worker):
 
 def worker_exit(server, worker):
     """Flush this worker's history entries, spans and log lines before it goes."""
-    app = getattr(getattr(worker, "wsgi", None), "app", None)  # inside service.server.environ's
+    app = getattr(worker, "wsgi", None)
+    while app is not None and not hasattr(app, "extensions"):  # inside service.server's wrappers
+        app = getattr(app, "app", None)
     if app is not None and hasattr(app, "extensions"):
         from service.inspector import routes as inspector_routes
         from service.telemetry import logs, tracing
@@ -117,7 +124,9 @@ def worker_exit(server, worker):
 
 
 def on_exit(server):
-    """Remove the metrics directory and the history file echoscope made for itself."""
+    """Remove the metrics directory, the history file and the stdout lock echoscope made."""
+    with contextlib.suppress(FileNotFoundError):  # the workers' stdout lock (telemetry.logwriter)
+        os.remove(os.path.join(tempfile.gettempdir(), f"echoscope-stdout-{os.getpid()}.lock"))
     if _own_multiproc_dir:
         shutil.rmtree(multiproc_dir, ignore_errors=True)
     if _own_history:

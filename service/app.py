@@ -31,7 +31,7 @@ from service.httpbin import (
 )
 from service.inspector import routes as inspector_routes
 from service.settings import Settings
-from service.telemetry import logfields, logs, metrics, tracing
+from service.telemetry import logfields, logs, metrics, spanfaults, tracing
 
 
 def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask:
@@ -42,8 +42,10 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     app.config.update(DEBUG=False, TESTING=False)
     app.config[logs.LOG_STREAM] = log_stream
     routing.use_any_path(app)
+    routing.answer_options(app)
     me = identity.of_process(settings)
     tracing.init_app(app, settings, me)  # first: every later hook runs inside the server span
+    spanfaults.init_app(app)  # a faulted exchange's event, while its span is open
     pipeline.init_app(app, settings, me, record)
     facts = instance.init_app(app, settings)  # right after: every exchange's `server` gets them
     facts.subscribe(tracing.cloud_facts_listener(app))

@@ -21,7 +21,7 @@ from service.calls.fanout import MAX_CALLS, Caller, Planned
 from service.calls.hops import hop_count
 from service.calls.targets import BadUrl, Targets, parse
 from service.cloud.idtokens import IdTokens
-from service.exchange import pipeline
+from service.exchange import pipeline, routing
 from service.exchange.outcome import Record
 from service.exchange.pipeline import RecordResponse
 from service.settings import Settings, SettingsError
@@ -54,6 +54,8 @@ def outbound_of(app: Flask, settings: Settings) -> Outbound:
 def _call_view(settings: Settings, caller: Outbound) -> Callable[..., Response]:
     def call() -> Response:
         if request.method not in _METHODS:
+            if request.method == "OPTIONS":
+                return routing.options_response(_METHODS)
             raise MethodNotAllowed(valid_methods=list(_METHODS))
         hops = hop_count(request, settings.call_max_hops)
         current = pipeline.current()
@@ -61,7 +63,7 @@ def _call_view(settings: Settings, caller: Outbound) -> Callable[..., Response]:
         calls = caller[0].run(plan(request, record, caller[1]), hops)
         current.note_calls(calls)
         answer = {**record, "calls": [made.as_dict() for made in calls]}
-        return RecordResponse(orjson.dumps(answer), mimetype="application/json")
+        return RecordResponse(orjson.dumps(answer) + b"\n", mimetype="application/json")
 
     return call
 

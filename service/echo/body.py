@@ -10,17 +10,19 @@ import re
 import zlib
 from collections.abc import Iterator
 from typing import IO, Any
+from urllib.parse import unquote_to_bytes
 
 import orjson
 from flask import Request
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, RequestTimeout
 from werkzeug.formparser import FormDataParser
 from werkzeug.utils import cached_property
 
 from service.echo import requesturl
 from service.exchange import errors
 from service.exchange.outcome import FileInfo
+from service.server import connection
 
 _JSON_ERROR_CHARS = 200
 _MAX_ECHO_DEPTH = 254
@@ -102,6 +104,46 @@ def _framing_errors() -> Iterator[None]:
         raise
     except Exception as error:  # the server's own framing errors, e.g. gunicorn's InvalidChunkSize
         raise BadRequest(f"The request body could not be read: {error}"[:200]) from error
+
+
+def arrival(req: Request, raw: bytes) -> bool:
+    """Whether `raw` is the whole body (the record's `body_complete`).
+
+    The server says how the body ended (a chunked one too); without it, only a
+    Content-Length longer than what was read shows a body cut short.
+    """
+    conn: connection.Connection | None = req.environ.get(connection.ENVIRON_KEY)
+    if conn is not None:
+        return conn.body_complete is not False
+    return req.content_length is None or len(raw) >= req.content_length
+
+
+def refuse_incomplete(req: Request, body_size: int, expected: int | None) -> HTTPException:
+    """The 400 (or 408, for a body that stopped arriving) answering a body cut short."""
+    conn: connection.Connection | None = req.environ.get(connection.ENVIRON_KEY)
+    if expected is None:
+        what = f"The chunked body ended after {body_size} bytes, before its last chunk"
+    else:
+        what = f"The body ended after {body_size} of the {expected} bytes of its Content-Length"
+    if conn is not None and conn.body_timed_out:
+        return RequestTimeout(f"{what}: nothing more arrived for ECHO_BODY_TIMEOUT_SECONDS.")
+    return BadRequest(f"{what}.")
+
+
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
+def form_problem(raw: bytes) -> str | None:
+    """Why a url-encoded form body cannot be decoded, or None when it can."""
+    bad = _BAD_ESCAPE.search(raw)
+    if bad:
+        return f"the form body has a % not followed by two hex digits at byte {bad.start()}"
+    try:
+        for part in raw.replace(b"+", b" ").split(b"&"):
+            unquote_to_bytes(part).decode("utf-8")
+    except UnicodeDecodeError:
+        return "the form body is not UTF-8 once percent-decoded"
+    return None
 
 
 def decode(raw: bytes) -> tuple[str, str]:

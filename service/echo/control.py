@@ -10,13 +10,12 @@ import dataclasses
 import functools
 import math
 import random
-import re
 import time
 
 from flask import Request, Response
 from werkzeug.exceptions import BadRequest
 
-from service.echo import mediatypes
+from service.echo import faults, mediatypes
 
 STATUS = "x-set-response-status-code"
 DELAY_MS = "x-set-response-delay-ms"
@@ -24,8 +23,6 @@ CONTENT_TYPE = "x-set-response-content-type"
 NO_BODY_STATUSES = frozenset({204, 304})
 # (407's Proxy-Authenticate is hop-by-hop: gunicorn drops it, so echoscope cannot send it.)
 _CHALLENGES = {401: {"WWW-Authenticate": 'Basic realm="Fake Realm"'}}
-# Spaces and tabs only: the value becomes a response header, never a line break in it.
-_MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+([ \t]*;[ \t]*[\w.+-]+=[\w.+\"-]+)*", re.ASCII)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -35,30 +32,39 @@ class Controls:
     status: int | None = None
     delay_seconds: float = 0.0
     content_type: str | None = None
+    fault: str | None = None
 
 
-def read(req: Request, max_delay_seconds: float, unsafe_types: bool) -> Controls:
+def read(
+    req: Request, max_delay_seconds: float, unsafe_types: bool, faults_enabled: bool = True
+) -> Controls:
     """Read the controls from the query string, else the headers; raise 400 when invalid."""
     status = _lookup(req, STATUS)
     delay = _lookup(req, DELAY_MS)
     content_type = _lookup(req, CONTENT_TYPE)
-    if status is None and delay is None and content_type is None:
+    fault = _lookup(req, faults.FAULT)
+    if status is None and delay is None and content_type is None and fault is None:
         return Controls()
     return Controls(
         status=None if status is None else parse_status(status, STATUS),
         delay_seconds=0.0 if delay is None else parse_delay(delay, 0.001, max_delay_seconds),
-        content_type=None if content_type is None else _media_type(content_type, unsafe_types),
+        content_type=None
+        if content_type is None
+        else mediatypes.check(content_type, CONTENT_TYPE, unsafe_types),
+        fault=None if fault is None else faults.check(req, fault, faults_enabled),
     )
 
 
 def apply(controls: Controls, response: Response) -> Response:
-    """Delay, then set the content type and status the caller asked for."""
-    if controls.delay_seconds:
+    """Delay, set the content type and status the caller asked for, then the fault."""
+    if controls.delay_seconds and controls.fault != "slow":  # slow spends it dripping the body
         time.sleep(controls.delay_seconds)
     if controls.content_type is not None:
         response.headers["Content-Type"] = controls.content_type
     if controls.status is not None:
-        return with_status(response, controls.status)
+        response = with_status(response, controls.status)
+    if controls.fault is not None:
+        response = faults.apply(controls.fault, response, controls.delay_seconds)
     return response
 
 
@@ -128,12 +134,6 @@ def _weight(raw: str, whole: str) -> float:
     if not 0 <= value < math.inf:
         raise BadRequest(f"a status weight must be a number >= 0, got {whole[:64]!r}")
     return value
-
-
-def _media_type(raw: str, unsafe_types: bool) -> str:
-    if not _MEDIA_TYPE.fullmatch(raw):
-        raise BadRequest(f"{CONTENT_TYPE} must be a media type like text/plain, got {raw[:64]!r}")
-    return mediatypes.check(raw, CONTENT_TYPE, unsafe_types)
 
 
 def _lookup(req: Request, name: str) -> str | None:

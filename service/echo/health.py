@@ -14,4 +14,4 @@ def init_app(app: Flask, settings: Settings) -> None:
 
 
 def _health() -> Response:
-    return Response(b'{"status":"ok"}', mimetype="application/json")
+    return Response(b'{"status":"ok"}\n', mimetype="application/json")

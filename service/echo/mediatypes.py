@@ -1,46 +1,48 @@
-"""Media types a browser renders as passive content, and the check that refuses the others.
+"""Media types a caller may choose for a response, and the check that refuses the others.
 
 A response whose type the caller chooses (the content-type control, /base64,
-/response-headers) must not become HTML, SVG or XML on echoscope's origin:
-that would be a reflected cross-site scripting hole (go-httpbin closed the same
-one with an allow-list).
+/response-headers) must not become a document a browser renders actively on
+echoscope's origin (HTML, XHTML, SVG, XML, JavaScript, a multipart/x-mixed-replace
+stream …): that would be a reflected cross-site scripting hole. Any other
+well-formed type is served: with `X-Content-Type-Options: nosniff` a browser
+downloads a type it does not know (`aaaa/bbbb`) and never renders it.
 """
 
 from __future__ import annotations
 
+import re
+
 from werkzeug.exceptions import BadRequest
 
-# Types no browser executes or renders as a document that can run script.
-_SAFE_TYPES = frozenset(
+_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"  # RFC 6838 §4.2 restricted-name
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # RFC 9110 §5.6.2
+_QUOTED = r'"(?:[\t !#-\[\]-~]|\\[\t -~])*"'  # RFC 9110 §5.6.4, without obs-text
+# RFC 9110 §8.3.1: type "/" subtype *( OWS ";" OWS parameter ), names as RFC 6838 has
+# them; spaces and tabs only, so a value never carries a line break into the header.
+_MEDIA_TYPE = re.compile(
+    rf"{_NAME}/{_NAME}(?:[ \t]*;[ \t]*{_NAME}=(?:{_TOKEN}|{_QUOTED}))*", re.ASCII
+)
+# What a browser renders as a document that can run script, besides every XML type.
+_ACTIVE = frozenset(
     {
-        "application/json",
-        "application/problem+json",
-        "application/x-ndjson",
-        "application/octet-stream",
-        "application/x-www-form-urlencoded",
-        "application/grpc",
-        "application/protobuf",
-        "application/x-protobuf",
-        "application/cbor",
-        "application/msgpack",
-        "application/zip",
-        "application/gzip",
-        "application/pdf",
-        "text/plain",
-        "text/csv",
-        "text/event-stream",
-        "image/png",
-        "image/jpeg",
-        "image/gif",
-        "image/webp",
-        "image/avif",
-        "audio/mpeg",
-        "audio/ogg",
-        "video/mp4",
-        "video/webm",
-        "multipart/form-data",
+        "text/html",
+        "text/javascript",
+        "text/ecmascript",
+        "text/jscript",
+        "text/livescript",
+        "text/x-javascript",
+        "text/x-ecmascript",
+        "application/javascript",
+        "application/ecmascript",
+        "application/x-javascript",
+        "application/x-ecmascript",
+        "text/xsl",
+        "text/x-component",
+        "multipart/x-mixed-replace",
+        "application/x-shockwave-flash",
     }
 )
+_LEGACY_JAVASCRIPT = re.compile(r"text/javascript1\.[0-5]")
 
 
 def essence(content_type: str) -> str:
@@ -48,15 +50,29 @@ def essence(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def is_safe(content_type: str) -> bool:
-    """True for types known to be passive; JSON-suffixed types (`+json`) count as safe."""
+def is_well_formed(content_type: str) -> bool:
+    """True for `type/subtype` with optional `; name=value` parameters (RFC 9110, RFC 6838)."""
+    return _MEDIA_TYPE.fullmatch(content_type) is not None
+
+
+def is_active(content_type: str) -> bool:
+    """True for the types a browser renders as active content: HTML, XML, SVG, scripts …"""
     kind = essence(content_type)
-    return kind in _SAFE_TYPES or (kind.startswith("application/") and kind.endswith("+json"))
+    subtype = kind.partition("/")[2]
+    xml = subtype == "xml" or subtype.startswith("xml-") or subtype.endswith("+xml")
+    return xml or kind in _ACTIVE or _LEGACY_JAVASCRIPT.fullmatch(kind) is not None
+
+
+def is_safe(content_type: str) -> bool:
+    """True for the types served whatever ECHO_UNSAFE_CONTENT_TYPES says."""
+    return is_well_formed(content_type) and not is_active(content_type)
 
 
 def check(content_type: str, name: str, unsafe_allowed: bool) -> str:
-    """Return `content_type`, or raise a 400 naming `name` when a browser would run it."""
-    if unsafe_allowed or is_safe(content_type):
+    """Return `content_type`, or raise a 400 naming `name`: malformed, or active content."""
+    if not is_well_formed(content_type):
+        raise BadRequest(f"{name} must be a media type like text/plain, got {content_type[:64]!r}")
+    if unsafe_allowed or not is_active(content_type):
         return content_type
     raise BadRequest(
         f"{name} {essence(content_type)[:64]!r} is refused: a browser would render it as "

@@ -25,16 +25,34 @@ def capture(
     max_body_bytes: int,
 ) -> Record:
     """The record of `req`, its body read within `max_body_bytes` (a 413 past it)."""
+    if (req.content_length or 0) > max_body_bytes and _expects_continue(req):
+        raise _too_large(max_body_bytes)  # refused from the head, instead of 100 Continue
     raw = body.read_raw(req)
     if len(raw) > max_body_bytes:
         raise _too_large(max_body_bytes)
+    if not body.arrival(req, raw):  # what did arrive, as it is: nothing parsed out of half a body
+        record = _record(req, request_id, trace, server, raw, MultiDict(), [], len(raw))
+        record["body_complete"] = False
+        return record
     if req.mimetype == "multipart/form-data":
-        return _multipart_record(req, request_id, trace, server, raw)
-    coding = req.headers.get("Content-Encoding", "").strip().lower()
-    if coding in body.ENCODINGS:
-        return _decoded_record(req, request_id, trace, server, raw, coding, max_body_bytes)
-    form = body.read_form(req)
-    return _record(req, request_id, trace, server, raw, form, [], len(raw))
+        record = _multipart_record(req, request_id, trace, server, raw)
+    elif (coding := req.headers.get("Content-Encoding", "").strip().lower()) in body.ENCODINGS:
+        record = _decoded_record(req, request_id, trace, server, raw, coding, max_body_bytes)
+    elif req.mimetype == "application/x-www-form-urlencoded" and (
+        problem := body.form_problem(raw)
+    ):  # said, as multipart's parse errors are, rather than parsed into nonsense keys
+        record = _record(req, request_id, trace, server, raw, MultiDict(), [], len(raw))
+        record["form_error"] = problem
+    else:
+        record = _record(req, request_id, trace, server, raw, body.read_form(req), [], len(raw))
+    record["body_complete"] = True
+    return record
+
+
+def check(req: Request, record: Record) -> None:
+    """Raise the 400 (408 when it stalled) answering a body cut short; nothing otherwise."""
+    if record["body_complete"] is False:
+        raise body.refuse_incomplete(req, record["body_size"] or 0, record["body_expected_size"])
 
 
 def _multipart_record(
@@ -62,11 +80,16 @@ def _decoded_record(
     """The record of a gzip/deflate body: decoded for reading, its size on the wire kept."""
     decoded, error = body.inflate(raw, coding, max_body_bytes)
     form: MultiDict[str, str] = MultiDict()
+    problem = None
     if decoded is not None and req.mimetype == "application/x-www-form-urlencoded":
-        form = MultiDict(parse_qsl(decoded.decode("utf-8", "replace"), keep_blank_values=True))
+        problem = body.form_problem(decoded)
+        if problem is None:
+            form = MultiDict(parse_qsl(decoded.decode("utf-8"), keep_blank_values=True))
     record = _record(
         req, request_id, trace, server, raw if decoded is None else decoded, form, [], len(raw)
     )
+    if problem is not None:
+        record["form_error"] = problem
     record["content_encoding"] = coding
     if decoded is None:
         record["encoding_error"] = error or "undecodable"
@@ -124,6 +147,8 @@ def _record(
         "protocol": req.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
         "http2": req.environ.get(environ.HTTP2),
         "client_cert": clientcert.describe(req.environ, headers),
+        "body_complete": None,  # known once the body is read (`capture` sets it)
+        "body_expected_size": req.content_length,
     }
     if json_error is not None:
         record["json_error"] = json_error
@@ -131,6 +156,10 @@ def _record(
     if tls is not None:
         record["tls"] = tls
     return record
+
+
+def _expects_continue(req: Request) -> bool:
+    return req.headers.get("Expect", "").strip().lower() == "100-continue"
 
 
 def _too_large(max_body_bytes: int) -> RequestEntityTooLarge:

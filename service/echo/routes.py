@@ -34,12 +34,14 @@ def init_app(app: Flask, settings: Settings) -> None:
 def _echo_view(settings: Settings) -> EchoView:
     def echo(path: str = "") -> Response:
         req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
-        controls = control.read(req, settings.max_delay_seconds, settings.unsafe_content_types)
+        controls = control.read(
+            req, settings.max_delay_seconds, settings.unsafe_content_types, settings.faults_enabled
+        )
         written = reply.read(req, settings.unsafe_content_types, settings.redirect_hosts)
         record = pipeline.current().echo_record(settings.max_body_bytes)
         if written is not None and written.body is not None:
             return control.apply(controls, reply.respond(written))
-        response = RecordResponse(orjson.dumps(record), mimetype="application/json")
+        response = RecordResponse(orjson.dumps(record) + b"\n", mimetype="application/json")
         if written is not None:
             reply.add_headers(written, response)
         return control.apply(controls, response)

@@ -29,7 +29,7 @@ def json_error(
 ) -> Response:
     """The error shape as a response."""
     body = {"error": name, "status": status, "detail": detail}
-    response = Response(orjson.dumps(body), status=status, headers=headers)
+    response = Response(orjson.dumps(body) + b"\n", status=status, headers=headers)
     response.mimetype = "application/json"
     return response
 

@@ -52,6 +52,8 @@ class Record(TypedDict):
     auth: dict[str, Any] | None
     client_cert: dict[str, Any] | None
     tls: NotRequired[dict[str, Any]]
+    body_complete: bool | None  # False: the body ended before its Content-Length or last chunk
+    body_expected_size: int | None  # the Content-Length
     json_error: NotRequired[str]
     form_error: NotRequired[str]
     content_encoding: NotRequired[str]
@@ -138,6 +140,7 @@ class Outcome:
     calls: tuple[DownstreamCall, ...] = ()  # the outgoing calls the exchange made
     websocket: SessionSummary | None = None  # the session /websocket/echo served
     written_by_caller: bool = False  # the body is the caller's x-set-response-body
+    fault: str = ""  # the connection fault the caller asked for (x-set-response-fault)
 
 
 Finisher = Callable[[Outcome], None]

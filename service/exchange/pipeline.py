@@ -13,13 +13,14 @@ import dataclasses
 import random
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from flask import Flask, Request, Response, g, request, stream_with_context
 from opentelemetry import trace
 
 from service.exchange import routing, traceids
+from service.exchange.capturer import Capturer
 from service.exchange.counting import CountingStream
 from service.exchange.identity import Identity
 from service.exchange.outcome import DownstreamCall, Finisher, Outcome, Record, SessionSummary
@@ -47,6 +48,7 @@ class Exchange:
     error_type: str = ""
     calls: tuple[DownstreamCall, ...] = ()
     websocket: SessionSummary | None = None
+    fault: str = ""
 
     def echo_record(self, max_body_bytes: int) -> Record:
         """The echo record of this request, its body read once (a 413 past the limit)."""
@@ -54,6 +56,7 @@ class Exchange:
             self.record = self.capturer.capture(
                 self.request, self.request_id, self.trace, self.server, max_body_bytes
             )
+            self.capturer.check(self.request, self.record)  # a body cut short: 400 or 408
         return self.record
 
     def use_record(self, record: Record) -> None:
@@ -76,24 +79,9 @@ class Exchange:
         """An unhandled exception ended the exchange: its type labels the telemetry."""
         self.error_type = type(error).__qualname__
 
-
-class Capturer(Protocol):
-    """How a request becomes its echo record (service.echo.record), handed in by create_app."""
-
-    def capture(
-        self,
-        req: Request,
-        request_id: str,
-        trace: TraceIds | None,
-        server: dict[str, Any],
-        max_body_bytes: int,
-    ) -> Record:
-        """The whole record, its body read within `max_body_bytes`."""
-
-    def capture_head(
-        self, req: Request, request_id: str, trace: TraceIds | None, server: dict[str, Any]
-    ) -> Record:
-        """The record without reading the body."""
+    def note_fault(self, fault: str) -> None:
+        """The connection fault the caller asked for (x-set-response-fault) labels the telemetry."""
+        self.fault = fault
 
 
 class RecordResponse(Response):
@@ -235,6 +223,7 @@ def _outcome(exchange: Exchange, response: Response) -> Outcome:
         calls=exchange.calls,
         websocket=exchange.websocket,
         written_by_caller=isinstance(response, WrittenResponse),
+        fault=exchange.fault,
     )
 
 

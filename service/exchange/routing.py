@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Request, request
+from flask import Flask, Request, Response, request
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import PathConverter
 
@@ -27,6 +27,25 @@ def use_any_path(app: Flask) -> None:
     app.url_map.converters["path"] = AnyPathConverter
 
 
+def answer_options(app: Flask) -> None:
+    """Give every 2xx answer to OPTIONS an `Allow` naming the route's methods (never a 405)."""
+    app.after_request(_add_allow)
+
+
+def options_response(methods: tuple[str, ...] | list[str]) -> Response:
+    """The 200 answering OPTIONS on a route that serves only `methods`."""
+    return Response(status=200, headers={"Allow": ", ".join(dict.fromkeys([*methods, "OPTIONS"]))})
+
+
+def _add_allow(response: Response) -> Response:
+    ok = 200 <= response.status_code < 300
+    if request.method == "OPTIONS" and ok and "Allow" not in response.headers:
+        rule = request.url_rule
+        methods = rule.methods if rule is not None and rule.methods else KNOWN_METHODS
+        response.headers["Allow"] = ", ".join(sorted(methods))
+    return response
+
+
 def add_any_method_rule(app: Flask, rule: str, endpoint: str, view: Callable[..., Any]) -> None:
     """Route every method, known or not, to `view` (Flask's decorator needs a method list)."""
     app.url_map.add(app.url_rule_class(rule, endpoint=endpoint, methods=None))
@@ -39,13 +58,16 @@ READ = ("GET", "HEAD")  # the methods of a route that only reads: HEAD answers a
 def add_strict_rule(
     app: Flask, rule: str, endpoint: str, view: Callable[..., Any], methods: tuple[str, ...]
 ) -> None:
-    """Route `rule` for every method, answering 405 (with Allow) for those not in `methods`.
+    """Route `rule` for every method, answering 405 (with Allow) for those not in `methods`,
+    and OPTIONS with 200 and Allow.
 
     Without this the catch-all echo would answer `POST /health` with 200.
     """
 
     def strict(**values: Any) -> Any:
         if request.method not in methods:
+            if request.method == "OPTIONS":
+                return options_response(methods)
             raise MethodNotAllowed(valid_methods=list(methods))
         return view(**values)
 

@@ -29,7 +29,7 @@ def presenter(links: Links) -> Callable[[Found], dict[str, Any]]:
 
 
 def _json(body: Any) -> Response:
-    response = Response(orjson.dumps(body), mimetype="application/json")
+    response = Response(orjson.dumps(body) + b"\n", mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -13,19 +13,20 @@ import html
 import re
 from typing import Any
 
-import orjson
 from gunicorn import util
-from gunicorn.workers.gthread import ThreadWorker
 
 from service.server import tls
+from service.server.client import Limits, error_response
 from service.server.environ import ProtocolFacts
+from service.server.eventloop import BoundedWorker
 
 _STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) ([^\r\n]*)\r\n")
 _MESSAGE = re.compile(rb"</h1>\s*(.*?)\s*</body>", re.DOTALL)
 
 
-class JsonErrorWorker(ProtocolFacts, ThreadWorker):  # type: ignore[misc]
-    """gunicorn's threaded worker, answering its own refusals with JSON (and ProtocolFacts)."""
+class JsonErrorWorker(ProtocolFacts, BoundedWorker):
+    """gunicorn's threaded worker, bounded (server/eventloop.py), with ProtocolFacts, refusing
+    in JSON."""
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         if tls.is_plain_http(exc):
@@ -44,19 +45,18 @@ class JsonErrorWorker(ProtocolFacts, ThreadWorker):  # type: ignore[misc]
                 self.log.debug("Failed to send error message.")
 
 
+def configured(limits: Limits) -> type[JsonErrorWorker]:
+    """The worker class with these read bounds (gunicorn's `worker_class` may be a class)."""
+    return type("JsonErrorWorker", (JsonErrorWorker,), {"limits": limits})
+
+
 def json_page(html_page: bytes) -> bytes:
     """The HTTP response gunicorn wrote as HTML, rewritten as the JSON error shape."""
     status = _STATUS_LINE.match(html_page)
     code, reason = (int(status[1]), status[2].decode("latin-1")) if status else (400, "Bad Request")
     message = _MESSAGE.search(html_page)
     detail = html.unescape(message[1].decode("latin-1")) if message else ""
-    body = orjson.dumps({"error": reason, "status": code, "detail": detail})
-    head = (
-        f"HTTP/1.1 {code} {reason}\r\nConnection: close\r\n"
-        "Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode("latin-1") + body
+    return error_response(code, reason, detail)
 
 
 class _CapturedSocket:

@@ -104,6 +104,9 @@ class Settings:
     tls_client_ca_file: str | None = None  # what a client certificate must chain to
     # where the OTLP JSON encoding is posted, per signal
     otlp_http: dict[str, OtlpHttp] = dataclasses.field(default_factory=otlp_defaults)
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 15.0
+    faults_enabled: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -113,9 +116,7 @@ class Settings:
             "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", choice(_OTLP_PROTOCOLS)
         )
         return cls(
-            port=reader.get("PORT", "8080", int_in(1, 65535)),
-            web_concurrency=reader.get("WEB_CONCURRENCY", "1", int_in(1, 64)),
-            threads=reader.get("ECHO_THREADS", "8", int_in(1, 256)),
+            **_server(reader),
             log_level=reader.get("ECHO_LOG_LEVEL", "INFO", choice(_LOG_LEVELS, upper=True)),
             log_format=reader.get("ECHO_LOG_FORMAT", "json", choice(("json", "console"))),
             log_body_bytes=reader.get("ECHO_LOG_BODY_BYTES", "4096", int_in(0, 1 << 20)),
@@ -146,6 +147,7 @@ class Settings:
             ),
             metadata_host=reader.get("GCE_METADATA_HOST", "metadata.google.internal", non_empty),
             unsafe_content_types=reader.get("ECHO_UNSAFE_CONTENT_TYPES", "false", boolean),
+            faults_enabled=reader.get("ECHO_FAULTS", "true", boolean),
             redirect_hosts=reader.get("ECHO_REDIRECT_HOSTS", "", name_set, True),
             call_targets=reader.get("ECHO_CALL_TARGETS", "", url_prefixes, True),
             call_auth=reader.get("ECHO_CALL_AUTH", "none", choice(("none", "google"))),
@@ -192,4 +194,17 @@ def _protocols(reader: Reader) -> dict[str, Any]:
     return {
         "http2": reader.get("ECHO_HTTP2", "true", boolean),
         "websocket_max_seconds": reader.get("ECHO_WEBSOCKET_MAX_SECONDS", "55", float_in(1, 3600)),
+    }
+
+
+def _server(reader: Reader) -> dict[str, Any]:
+    """What gunicorn and its worker are given: the port, processes, threads and read bounds."""
+    return {
+        "port": reader.get("PORT", "8080", int_in(1, 65535)),
+        "web_concurrency": reader.get("WEB_CONCURRENCY", "1", int_in(1, 64)),
+        "threads": reader.get("ECHO_THREADS", "8", int_in(1, 256)),
+        "header_timeout_seconds": reader.get(
+            "ECHO_HEADER_TIMEOUT_SECONDS", "10", float_in(0.1, 3600)
+        ),
+        "body_timeout_seconds": reader.get("ECHO_BODY_TIMEOUT_SECONDS", "15", float_in(0.1, 3600)),
     }

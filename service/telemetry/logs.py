@@ -191,6 +191,7 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
         "status": outcome.status,
         "headers": logbounds.headers(redacted, cut),
         "body_size": outcome.response_size,
+        **({"fault": outcome.fault} if outcome.fault else {}),  # README: Connection level
     }
     if outcome.written_by_caller:
         part["written_by"] = "caller"  # x-set-response-body: the record is `request`, not sent

@@ -6,9 +6,10 @@ The writer thread wakes at the first line, writes everything queued in one go,
 then lets lines gather for FLUSH_SECONDS. So a line reaches the stream at most
 FLUSH_SECONDS (plus the write itself) after it was logged: a SIGKILL loses at
 most the lines of the last 50 ms. `close()` (worker exit, interpreter exit)
-writes every queued line. Lines keep their order; each line is written whole,
-and on a pipe in writes of at most PIPE_BUF bytes (atomic, like one write per
-line), so other processes' lines on the same pipe never land inside one.
+writes every queued line. Lines keep their order; each line is written whole.
+On a pipe that several workers share, a write longer than PIPE_BUF is not atomic:
+each chunk is written under a lock shared by the workers of one gunicorn master
+(a POSIX lock on a file named after it), so no worker's line lands inside another's.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import fcntl
 import os
 import select
 import stat
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from typing import IO
 
 FLUSH_SECONDS = 0.05
@@ -33,7 +37,9 @@ class LineWriter:
 
     def __init__(self, stream: IO[bytes]) -> None:
         self._stream = stream
-        self._chunk_bytes = select.PIPE_BUF if _is_pipe(stream) else _FILE_CHUNK_BYTES
+        pipe = _is_pipe(stream)
+        self._chunk_bytes = select.PIPE_BUF if pipe else _FILE_CHUNK_BYTES
+        self._shared_lock = _open_shared_lock() if pipe else None
         self._queue: collections.deque[bytes] = collections.deque()
         self._writing = threading.Lock()  # one writer at a time keeps the lines in order
         self._wake = threading.Event()
@@ -98,10 +104,31 @@ class LineWriter:
         self._write_chunk(b"".join(chunk))
 
     def _write_chunk(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:  # a raw stream (stdout under PYTHONUNBUFFERED) may take part of it
-            view = view[self._stream.write(view) :]
-        self._stream.flush()  # a buffered stream must not merge two chunks into one write
+        with self._across_processes():
+            view = memoryview(data)
+            while view:  # a raw stream (stdout under PYTHONUNBUFFERED) may take part of it
+                view = view[self._stream.write(view) :]
+            self._stream.flush()  # a buffered stream must not merge two chunks into one write
+
+    @contextlib.contextmanager
+    def _across_processes(self) -> Iterator[None]:
+        if self._shared_lock is None:
+            yield
+            return
+        fcntl.lockf(self._shared_lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.lockf(self._shared_lock, fcntl.LOCK_UN)
+
+
+def _open_shared_lock() -> int | None:
+    """The lock the workers of this gunicorn master (this process's parent) share."""
+    path = os.path.join(tempfile.gettempdir(), f"echoscope-stdout-{os.getppid()}.lock")
+    try:
+        return os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError:
+        return None  # no lock to share: lines over PIPE_BUF may interleave, as before
 
 
 def _is_pipe(stream: IO[bytes]) -> bool:

@@ -210,9 +210,9 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], 
 
 
 def error_type(outcome: Outcome) -> str:
-    """OpenTelemetry's `error.type`: the exception's type, the status code of a 5xx, or ""."""
-    if outcome.error_type:
-        return outcome.error_type
+    """OpenTelemetry's `error.type`: the exception's type, the fault asked for, a 5xx, or ""."""
+    if outcome.error_type or outcome.fault:
+        return outcome.error_type or outcome.fault
     return str(outcome.status) if outcome.status >= 500 else ""
 
 

@@ -6,6 +6,7 @@ RECORD_FIELDS = [
     "body_size", "client_ip", "origin", "trace", "server", "trace_context", "auth",
     "protocol", "http2",
     "client_cert",
+    "body_complete", "body_expected_size",
 ]  # fmt: skip
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"

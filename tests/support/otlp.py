@@ -60,6 +60,10 @@ class ReceivedSpan:
         self.span_id = span.span_id.hex()
         self.parent_span_id = span.parent_span_id.hex()
         self.attributes = {kv.key: _value(kv.value) for kv in span.attributes}
+        self.events = [
+            (event.name, {kv.key: _value(kv.value) for kv in event.attributes})
+            for event in span.events
+        ]
         self.resource = resource
         self.start_time_unix_nano: int = span.start_time_unix_nano
         self.end_time_unix_nano: int = span.end_time_unix_nano

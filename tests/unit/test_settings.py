@@ -66,6 +66,9 @@ PARSED = [
     ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", "otlp_traces_protocol", "http/json"),
     ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "HTTP/JSON", "otlp_traces_protocol", "http/json"),
     ("ECHO_LOG_ECHO_BODY", "copy", "log_echo_body", "copy"),
+    ("ECHO_HEADER_TIMEOUT_SECONDS", "2.5", "header_timeout_seconds", 2.5),
+    ("ECHO_BODY_TIMEOUT_SECONDS", "30", "body_timeout_seconds", 30.0),
+    ("ECHO_FAULTS", "false", "faults_enabled", False),
     ("ECHO_HTTP2", "false", "http2", False),
     ("ECHO_HTTP2", "on", "http2", True),
     ("ECHO_WEBSOCKET_MAX_SECONDS", "30.5", "websocket_max_seconds", 30.5),
@@ -113,6 +116,11 @@ BAD = [
     ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
     ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/xml"),
     ("ECHO_LOG_ECHO_BODY", "none"),
+    ("ECHO_HEADER_TIMEOUT_SECONDS", "0"),
+    ("ECHO_HEADER_TIMEOUT_SECONDS", "forever"),
+    ("ECHO_BODY_TIMEOUT_SECONDS", "-1"),
+    ("ECHO_BODY_TIMEOUT_SECONDS", "inf"),
+    ("ECHO_FAULTS", "sometimes"),
     ("ECHO_HTTP2", "h2c"),
     ("ECHO_WEBSOCKET_MAX_SECONDS", "0"),
     ("ECHO_WEBSOCKET_MAX_SECONDS", "3601"),
@@ -170,6 +178,8 @@ def test_defaults_are_those_of_the_spec() -> None:
         500,
         None,
     )
+    assert (settings.header_timeout_seconds, settings.body_timeout_seconds) == (10, 15)
+    assert settings.faults_enabled is True
     assert (settings.http2, settings.websocket_max_seconds) == (True, 55)
 
 

@@ -122,7 +122,9 @@ def test_content_type_control_as_query_parameter(echo: Echo) -> None:
         "application/xml",
         "text/xml",
         "text/javascript",
-        "application/x-unknown-thing",
+        "application/javascript",
+        "application/rss+xml",
+        "multipart/x-mixed-replace; boundary=x",
     ],
 )
 def test_content_type_control_refuses_active_content(echo: Echo, kind: str) -> None:
@@ -133,6 +135,23 @@ def test_content_type_control_refuses_active_content(echo: Echo, kind: str) -> N
     assert response.mimetype == "application/json"
     assert control.CONTENT_TYPE in response.json["detail"]
     assert b"<script>" not in response.get_data()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["aaaa/bbbb", "jellyfish/cabbage", "application/x-unknown-thing", "text/css", 'a/b; q="x y"'],
+)
+def test_content_type_control_serves_any_other_well_formed_type(echo: Echo, kind: str) -> None:
+    # nosniff: a browser downloads a type it does not know, never renders it.
+    response = echo.client.get("/anything", headers={control.CONTENT_TYPE: kind})
+    assert (response.status_code, response.headers["Content-Type"]) == (200, kind)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("kind", ["bad", "a/", "/b", "a/b;", "a/b; c", "a b/c", 'a/b; c="d'])
+def test_content_type_control_refuses_a_malformed_type(echo: Echo, kind: str) -> None:
+    response = echo.client.get("/anything", headers={control.CONTENT_TYPE: kind})
+    assert response.status_code == 400 and control.CONTENT_TYPE in response.json["detail"]
 
 
 def test_unsafe_content_types_setting_allows_them(make_echo: MakeEcho) -> None:

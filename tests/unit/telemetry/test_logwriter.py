@@ -6,9 +6,12 @@ import io
 import json
 import os
 import select
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +154,33 @@ def test_a_closed_stream_neither_stops_the_writer_nor_raises() -> None:
     writer.write(b"lost\n")
     writer.close()  # no exception at worker or interpreter exit
     assert not writer._thread.is_alive()
+
+
+ROOT = Path(__file__).resolve().parents[3]
+_WRITER = """
+import sys
+from service.telemetry.logwriter import LineWriter
+writer = LineWriter(sys.stdout.buffer)
+for _ in range(12):
+    writer.write(sys.argv[1].encode() * 150_000 + b"\\n")
+writer.close()
+"""
+
+
+def test_workers_sharing_a_pipe_never_write_inside_each_others_lines() -> None:
+    # Lines over a pipe's 64 KiB buffer are written in parts; two workers of one master
+    # (here: two children of this process) take turns, so each line arrives whole.
+    read_end, write_end = os.pipe()
+    children = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, tag], stdout=write_end, cwd=ROOT)
+        for tag in ("a", "b")
+    ]
+    os.close(write_end)
+    received = b""
+    with os.fdopen(read_end, "rb") as pipe:
+        while chunk := pipe.read(4096):
+            received += chunk
+    assert [child.wait(30) for child in children] == [0, 0]
+    lines = received.split(b"\n")[:-1]
+    assert len(lines) == 24
+    assert all(len(set(line)) == 1 and len(line) == 150_000 for line in lines)

@@ -1,0 +1,249 @@
+"""gunicorn's threaded worker, every read bounded: a client that stops sending holds no thread.
+
+gunicorn 27's gthread worker gives a connection to a thread as soon as it is
+readable, and the thread blocks reading the head and body: a few clients that
+send half a head (or body) and stop hold every thread. Here the event loop reads
+each request (server/readahead.py) and a thread is taken once the head and a
+small body have arrived:
+
+- the head must be complete within ECHO_HEADER_TIMEOUT_SECONDS of the first
+  byte being awaited; past it the connection gets a JSON 408 and is closed, with
+  one WARNING line naming the peer;
+- a body read ahead that makes no progress for ECHO_BODY_TIMEOUT_SECONDS goes to
+  a thread as it is, marked stalled: the app answers 408 and logs what arrived;
+- bodies left to the thread (over 1 MiB, or sent after 100 Continue) and the
+  response are bounded the same way by SO_RCVTIMEO / SO_SNDTIMEO;
+- connections close without blocking the loop (gunicorn lingers there up to 2 s).
+
+TLS connections keep gunicorn's own handling. No Flask here: the master loads it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import selectors
+import socket
+import time
+from functools import partial
+from typing import Any
+
+from gunicorn.workers.gthread import ThreadWorker
+
+from service.server import wire
+from service.server.client import Client, Deadlines, Limits, error_response, max_head, peer
+from service.server.readahead import MAX_BODY_AHEAD, Phase, ReadAhead
+
+_LINGER = 2.0  # how long a closing connection may take to close its side (gunicorn's)
+_STOP_LINGER = 2.0  # how long a stopping worker waits for a request still arriving
+_RECV = 65536
+
+
+class BoundedWorker(ThreadWorker):  # type: ignore[misc]
+    """gthread, reading each request head (and small body) in its event loop."""
+
+    limits = Limits()  # a configured subclass replaces it (config/gunicorn.conf.py)
+    wsgi: Any  # gunicorn's: the app
+
+    def init_process(self) -> None:
+        self._deadlines = Deadlines()
+        self._max_head = max_head(self.cfg)
+        self._stopping = False
+        super().init_process()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.wsgi = wire.Serving(self.wsgi)
+
+    def accept(self, listener: socket.socket) -> None:
+        if self.cfg.is_ssl:
+            super().accept(listener)
+            return
+        try:
+            sock, client = listener.accept()
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        conn = Client(self.cfg, sock, client, listener.getsockname(), self.limits)
+        self._read_head(conn, b"")
+
+    def on_client_socket_readable(self, conn: Any, client: Any) -> None:
+        """A kept-alive connection has bytes: its next request is read here, not in a thread."""
+        if self.cfg.is_ssl:
+            super().on_client_socket_readable(conn, client)
+            return
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self._read_head(conn, b"")
+
+    def _read_head(self, conn: Client, data: bytes) -> None:
+        conn.ahead = ReadAhead(self._max_head, min(MAX_BODY_AHEAD, self.limits.max_body))
+        conn.turn += 1
+        timeout = self.limits.header_timeout if self.alive else _STOP_LINGER
+        self._deadlines.set(conn, time.monotonic() + timeout)
+        if data and conn.ahead.feed(data):
+            self._hand_over(conn)
+            return
+        conn.sock.setblocking(False)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
+
+    def _on_readable(self, conn: Client, _: Any) -> None:
+        try:
+            data = conn.sock.recv(_RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        ahead = conn.ahead
+        assert ahead is not None
+        if not data and ahead.phase is not Phase.BODY:  # gone before a whole head: nothing to say
+            self.poller.unregister(conn.sock)
+            self._drop(conn)
+            return
+        was = ahead.phase
+        if not data or ahead.feed(data):  # the end of a body cut short is the app's to report
+            self.poller.unregister(conn.sock)
+            self._hand_over(conn)
+        elif ahead.phase is Phase.BODY:  # progress: the body's clock starts again
+            conn.deadline = time.monotonic() + self.limits.body_timeout
+            if was is Phase.HEAD:
+                self._deadlines.set(conn, conn.deadline)
+
+    # -- the thread: one HTTP/1 exchange
+
+    def handle_request(self, req: Any, conn: Any) -> bool:
+        if not isinstance(conn, Client) or self.cfg.is_ssl:
+            return bool(super().handle_request(req, conn))
+        exchange = wire.Wire(conn.sock, conn.source, req.headers)
+        conn.sock = exchange  # what gunicorn answers on, and the app's environ[ENVIRON_KEY]
+        try:
+            keep = bool(super().handle_request(req, conn))
+        except BlockingIOError:  # SO_SNDTIMEO: the peer stopped reading its answer
+            timeout = self.limits.body_timeout
+            self.log.warning(
+                "%s read none of its response for %gs: closed", peer(conn.client), timeout
+            )
+            keep = False
+        finally:
+            conn.sock = exchange.socket
+        return exchange.finish(keep)
+
+    def handle_h2c_upgrade(self, conn: Any, req: Any, settings: Any) -> Any:
+        if isinstance(conn, Client):  # HTTP/2 from here on: gunicorn's own reads, unbounded
+            conn.unbound()
+        return super().handle_h2c_upgrade(conn, req, settings)
+
+    def _hand_over(self, conn: Client) -> None:
+        assert conn.ahead is not None
+        data, conn.ahead = bytes(conn.ahead.data), None
+        conn.turn += 1
+        if conn.initialized:
+            conn.parser.unreader.unread(data)
+        else:
+            conn.handed = data
+        conn.data_ready = True
+        self.enqueue_req(conn)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        soonest = self._deadlines.soonest()
+        if soonest is not None:
+            timeout = max(0.0, min(timeout, soonest - time.monotonic()))
+        super().wait_for_and_dispatch_events(timeout)
+
+    def murder_pending(self) -> None:
+        super().murder_pending()
+        if not self.alive and not self._stopping:
+            self._stopping = True
+            self._hurry()
+        for conn in self._deadlines.due(time.monotonic()):
+            self._time_out(conn)
+
+    def _hurry(self) -> None:
+        """Stopping: a request still arriving gets a little time, an idle connection none."""
+        now = time.monotonic()
+        for conn in self._deadlines.held():
+            if not conn.closing:
+                idle = conn.ahead is not None and not conn.ahead.data
+                self._deadlines.set(conn, now if idle else min(conn.deadline, now + _STOP_LINGER))
+
+    def _time_out(self, conn: Client) -> None:
+        self.poller.unregister(conn.sock)
+        if conn.closing:
+            self._drop(conn)
+            return
+        ahead = conn.ahead
+        assert ahead is not None
+        if ahead.phase is Phase.BODY:  # the app answers 408 with what did arrive
+            conn.source.stalled = True
+            self._hand_over(conn)
+            return
+        if self.alive or ahead.data:
+            self._refuse_slow_head(conn, len(ahead.data))
+        self._close(conn)
+
+    def _refuse_slow_head(self, conn: Client, arrived: int) -> None:
+        timeout = self.limits.header_timeout
+        self.log.warning(
+            "request head from %s not complete after %gs (%d bytes arrived): closed with 408",
+            peer(conn.client),
+            timeout,
+            arrived,
+        )
+        detail = f"The request line and headers did not arrive within {timeout:g} seconds."
+        with contextlib.suppress(OSError):  # small: it fits the socket's buffer, or is lost
+            conn.sock.send(error_response(408, "Request Timeout", detail))
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        if self.cfg.is_ssl:
+            super().finish_request(conn, fs)
+            return
+        try:
+            keep = bool(fs.result()) if not fs.cancelled() else False
+        except Exception:
+            keep = False
+        if not keep or conn.source.stalled or conn.sock.fileno() < 0:
+            self._close(conn)
+            return
+        leftover = conn.parser.unreader.take_buffered()
+        if leftover:  # pipelined: the next request is (partly) here already
+            self._read_head(conn, leftover)
+            return
+        conn.sock.setblocking(False)
+        conn.set_timeout()
+        if not self.alive:
+            conn.timeout = min(conn.timeout, time.monotonic() + _STOP_LINGER)
+        self.keepalived_conns.append(conn)
+        self.poller.register(
+            conn.sock, selectors.EVENT_READ, partial(self.on_client_socket_readable, conn)
+        )
+
+    def _close(self, conn: Client) -> None:
+        """Send FIN, then let the peer close its side (or the linger expire) in the loop."""
+        conn.turn += 1
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+            conn.sock.setblocking(False)
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_closing, conn))
+        except (OSError, ValueError):
+            self._drop(conn)
+            return
+        conn.closing = True
+        self._deadlines.set(conn, time.monotonic() + _LINGER)
+
+    def _on_closing(self, conn: Client, _: Any) -> None:
+        try:
+            if conn.sock.recv(_RECV):
+                return
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            pass
+        self.poller.unregister(conn.sock)
+        self._drop(conn)
+
+    def _drop(self, conn: Client) -> None:
+        conn.turn += 1
+        self.nr_conns -= 1
+        conn.close()

@@ -191,6 +191,7 @@ def main(argv: Sequence[str]) -> int:
                 results["figures"] = collect(site, opts)
         finally:
             servers.stop_all()
+    results["machine"]["loadavg_at_end"] = [round(value, 2) for value in os.getloadavg()]
     report.write(results, opts.out_dir)
     print(f"figures added to {opts.out_dir / 'results.md'}", file=sys.stderr)
     return 0

@@ -24,10 +24,6 @@ from typing import Any
 from werkzeug.test import EnvironBuilder
 
 from bench.servers import free_port
-from service.app import create_app
-from service.settings import Settings
-from service.telemetry import otlplogs
-from service.telemetry.logwriter import LineWriter
 
 HEADERS = {
     "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -87,6 +83,11 @@ def configurations() -> dict[str, tuple[dict[str, str], Callable[[int], str]]]:
 
 def measure(env: Mapping[str, str], traceparent: Callable[[int], str], count: int) -> float:
     """Best-of-3 CPU µs per request."""
+    from service.app import create_app  # here: bench.instructions reads HEADERS from peers' venv
+    from service.settings import Settings
+    from service.telemetry import otlplogs
+    from service.telemetry.logwriter import LineWriter
+
     with tempfile.TemporaryFile() as log:
         writer = LineWriter(log)  # as stdout is written in production: by the writer thread
         app = create_app(Settings.from_env({"GCE_METADATA_HOST": "127.0.0.1:9", **env}), writer)

@@ -6,7 +6,6 @@ Run through bench/run.sh (after the main run) or alone: `python -m bench.figures
 
 from __future__ import annotations
 
-import functools
 import http.client
 import json
 import os
@@ -20,9 +19,8 @@ from typing import Any
 
 import psutil
 
-from bench import measure, options, report, run, servers, stats, targets, wrk
+from bench import coldstart, measure, options, report, run, servers, stats, targets, wrk
 
-COLD_STARTS = 5
 RSS_REQUESTS = 50_000
 RSS_CHUNK_SECONDS = 2
 RSS_MAX_CHUNKS = 200  # bounds the loop even if a server crawls
@@ -73,30 +71,9 @@ def _slot(site: measure.Site, workers: int, threads: int) -> targets.Slot:
     return targets.Slot(servers.free_port(), workers, threads, site.sink_port, site.scratch)
 
 
-def cold_start(target: targets.Target, site: measure.Site, opts: options.Options) -> dict[str, Any]:
-    """Seconds from exec of the server command to the first 200 on its ready path, COLD_STARTS times."""
-    seconds = []
-    for _ in range(COLD_STARTS):
-        slot = _slot(site, opts.workers[0], opts.threads)
-        launch = target.launch(slot)
-        began = time.perf_counter()
-        process = servers.start(launch, site.log_dir / f"coldstart-{target.name}.log")
-        try:
-            servers.wait_ready(process, slot.port, launch.ready_path)
-            seconds.append(time.perf_counter() - began)
-        finally:
-            servers.stop(process)
-    return {
-        "target": target.name,
-        "path": launch.ready_path,
-        "median_s": statistics.median(seconds),
-        "samples_s": seconds,
-    }
-
-
-def _rss_mib(pid: int) -> float:
+def _rss_mib(pid: int, workers_only: bool = False) -> float:
     master = psutil.Process(pid)
-    processes = [master, *master.children(recursive=True)]
+    processes = [*([] if workers_only else [master]), *master.children(recursive=True)]
     return float(sum(process.memory_info().rss for process in processes)) / 2**20
 
 
@@ -112,6 +89,7 @@ def rss_growth(pid: int, port: int, opts: options.Options) -> dict[str, Any]:
         points.append((served, _rss_mib(pid)))
     start, end = points[0][1], points[-1][1]
     return {
+        "workers_end_mib": _rss_mib(pid, workers_only=True),
         "requests": served,
         "start_mib": start,
         "end_mib": end,
@@ -202,10 +180,9 @@ def collect(site: measure.Site, opts: options.Options) -> dict[str, Any]:
     """Every figure, in a fixed order; one that fails is recorded as such and the rest go on."""
     figures: dict[str, Any] = {"workers": opts.workers[0], "threads": opts.threads}
     startable = [target for target in targets.select(opts.targets) if target.missing() is None]
-    figures["cold_start"] = [
-        {"target": t.name} | _attempt(functools.partial(cold_start, t, site, opts))
-        for t in startable
-    ]
+    figures["cold_start"] = _attempt(
+        lambda: {"rows": coldstart.measure_all(startable, site, opts.workers[0], opts.threads)}
+    )
     figures["memory_and_scrape"] = _attempt(lambda: memory_and_scrape(site, opts))
     figures["signals"] = _attempt(lambda: signal_costs(site, opts))
     return figures
@@ -231,6 +208,7 @@ def main(argv: Sequence[str]) -> int:
                 results["figures"] = collect(site, opts)
         finally:
             servers.stop_all()
+    results["machine"]["loadavg_at_end"] = [round(value, 2) for value in os.getloadavg()]
     report.write(results, opts.out_dir)
     print(f"figures added to {opts.out_dir / 'results.md'}", file=sys.stderr)
     return 0

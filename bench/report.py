@@ -29,7 +29,9 @@ def _method(results: Results) -> list[str]:
     return [
         f"Date: {m['date']}. Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB,"
         f" Linux {m['kernel']}; {m['wrk']}. Load average before the run:"
-        f" {', '.join(str(v) for v in m.get('loadavg_at_start', []))} (anything else running skews the numbers).",
+        f" {', '.join(str(v) for v in m.get('loadavg_at_start', []))}; after the figures:"
+        f" {', '.join(str(v) for v in m.get('loadavg_at_end', [])) or 'not taken'}"
+        " (anything else running skews the numbers).",
         "",
         f"Each target runs alone on 127.0.0.1 under gunicorn `--workers W --threads {o['threads']}"
         " --worker-class gthread --keep-alive 5` (echoscope: the same through its own"

@@ -60,7 +60,7 @@ def header(opts: options.Options, chosen: Sequence[targets.Target]) -> dict[str,
     return {
         "machine": machine.describe(),
         "versions": {
-            "echoscope (.venv)": machine.versions(
+            "echoscope (bench/.venv-service)": machine.versions(
                 targets.PROJECT_PYTHON, machine.ECHOSCOPE_PACKAGES
             ),
             "peers (bench/.venv-peers)": machine.versions(

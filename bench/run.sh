@@ -39,31 +39,30 @@ ensure_wrk() {
   apt-get install -y -qq wrk >/dev/null
 }
 
-ensure_project_venv() {
-  [[ -x "$ROOT/.venv/bin/gunicorn" ]] && return
-  echo "bench: creating .venv from requirements.txt" >&2
-  python3 -m venv "$ROOT/.venv"
-  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.txt"
-}
-
-ensure_peers_venv() {
-  local stamp="$PEERS_VENV/.requirements.txt"
-  if [[ -f "$stamp" ]] && cmp -s "$stamp" "$ROOT/bench/requirements.txt"; then
+# A venv holding exactly one requirements file, re-made when that file changes.
+ensure_venv() {
+  local venv="$1" requirements="$2"
+  local stamp="$venv/.requirements.txt"
+  if [[ -f "$stamp" ]] && cmp -s "$stamp" "$requirements"; then
     return
   fi
-  echo "bench: installing bench/requirements.txt into bench/.venv-peers" >&2
-  python3 -m venv "$PEERS_VENV"
-  local log="$PEERS_VENV/pip-install.log"
-  if ! "$PEERS_VENV/bin/pip" install -r "$ROOT/bench/requirements.txt" >"$log" 2>&1; then
+  echo "bench: installing ${requirements#"$ROOT/"} into ${venv#"$ROOT/"}" >&2
+  python3 -m venv "$venv"
+  local log="$venv/pip-install.log"
+  if ! "$venv/bin/pip" install -r "$requirements" >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     exit 1
   fi
-  cp "$ROOT/bench/requirements.txt" "$stamp"
+  cp "$requirements" "$stamp"
 }
 
 ensure_wrk
-ensure_project_venv
-ensure_peers_venv
+# echoscope as the image installs it (requirements.txt only, none of the test tools).
+ensure_venv "$ROOT/bench/.venv-service" "$ROOT/requirements.txt"
+ensure_venv "$PEERS_VENV" "$ROOT/bench/requirements.txt"
+# Byte-compiled as the image does it (the Dockerfile): with PYTHONDONTWRITEBYTECODE set,
+# every start would compile echoscope's modules from source again.
+"$ROOT/bench/.venv-service/bin/python" -m compileall -q "$ROOT/service"
 
 run_python() {
   # In the background so that `wait` (unlike a foreground command) yields to the traps.

@@ -12,6 +12,7 @@ from service.cloud import instance
 from service.echo import body, cors, health, openapi, record, websocket
 from service.echo import routes as echo_routes
 from service.exchange import errors, identity, pipeline, routing
+from service.exchange.application import EchoscopeFlask
 from service.httpbin import (
     about,
     auth,
@@ -45,7 +46,7 @@ from service.telemetry import (
 def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask:
     """Build echoscope for one worker process; the order of the parts is the order of the hooks
     (tests/unit/test_app.py holds the order that matters)."""
-    app = Flask("echoscope", static_folder=None)  # no /static route: every path echoes
+    app = EchoscopeFlask("echoscope", static_folder=None)  # no /static route: every path echoes
     app.request_class = body.EchoRequest
     app.config.update(DEBUG=False, TESTING=False)
     app.config[logs.LOG_STREAM] = log_stream

@@ -19,12 +19,12 @@ from opentelemetry import propagate
 
 from service import __version__
 from service.calls import downstream
+from service.calls.hops import HOPS_HEADER
 from service.calls.targets import Targets, origin_of
 from service.cloud.idtokens import IdTokenError, IdTokens
 from service.exchange.outcome import DownstreamCall
 from service.telemetry import tracecontext
 
-HOPS_HEADER = "X-Echoscope-Hops"
 MAX_CALLS = 8
 _GRACE_SECONDS = 0.5  # past the per-call timeout, for the answers to be gathered
 _REDACTED = b"[REDACTED]"

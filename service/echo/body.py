@@ -17,7 +17,9 @@ from flask import Request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException, RequestTimeout
 from werkzeug.formparser import FormDataParser
+from werkzeug.utils import cached_property
 
+from service.echo import requesturl
 from service.exchange import errors
 from service.exchange.outcome import FileInfo
 from service.server import connection
@@ -52,6 +54,11 @@ class HashingSink:
 
 class EchoRequest(Request):
     """A request whose multipart files are hashed instead of kept, and whose parse errors show."""
+
+    @cached_property
+    def url(self) -> str:
+        """werkzeug's `url`, joined directly when no part needs quoting (echo.requesturl)."""
+        return requesturl.plain(self) or super().url
 
     def make_form_data_parser(self) -> FormDataParser:
         parser = super().make_form_data_parser()

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
-from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from typing import TYPE_CHECKING, Any
 
 from service.echo import certvalues, forwardedcert
+
+if TYPE_CHECKING:  # cryptography (~30 ms at start) only when a certificate arrives
+    from cryptography import x509
 
 # ProxyFix keeps the original environ here: the request came through trusted hops.
 _TRUSTED_PROXY = "werkzeug.proxy_fix.orig"
@@ -63,6 +63,9 @@ def tls_of(environ: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def from_der(der: bytes, source: str, verified_by: str | None) -> ClientCert:
     """The fields of a DER certificate; an `error` (and nulls) when it does not parse."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
     try:
         cert = x509.load_der_x509_certificate(der)
         fields = {
@@ -94,6 +97,8 @@ def bounded(found: dict[str, Any]) -> ClientCert:
 
 
 def _sans(cert: x509.Certificate) -> list[str]:
+    from cryptography import x509
+
     try:
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:

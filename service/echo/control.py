@@ -7,6 +7,7 @@ routes that use them are registered by `service.echo.routes`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import random
 import time
@@ -137,4 +138,10 @@ def _weight(raw: str, whole: str) -> float:
 
 def _lookup(req: Request, name: str) -> str | None:
     value = req.args.get(name)
-    return value if value is not None else req.headers.get(name)
+    # The header straight from the environ, as werkzeug's EnvironHeaders.get finds it.
+    return value if value is not None else req.environ.get(_environ_key(name))
+
+
+@functools.cache
+def _environ_key(name: str) -> str:
+    return "HTTP_" + name.upper().replace("-", "_")

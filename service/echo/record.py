@@ -142,7 +142,7 @@ def _record(
         "trace": trace.as_dict() if trace else None,
         "server": server,
         # Propagation forensics and who called: computed by their own modules.
-        "trace_context": tracecontext.describe(headers, trace),
+        "trace_context": tracecontext.describe(headers, trace, req.environ),
         "auth": credentials.describe(headers),
         "protocol": req.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
         "http2": req.environ.get(environ.HTTP2),

@@ -33,13 +33,11 @@ def init_app(app: Flask, settings: Settings) -> None:
 
 def _echo_view(settings: Settings) -> EchoView:
     def echo(path: str = "") -> Response:
+        req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
         controls = control.read(
-            request,
-            settings.max_delay_seconds,
-            settings.unsafe_content_types,
-            settings.faults_enabled,
+            req, settings.max_delay_seconds, settings.unsafe_content_types, settings.faults_enabled
         )
-        written = reply.read(request, settings.unsafe_content_types, settings.redirect_hosts)
+        written = reply.read(req, settings.unsafe_content_types, settings.redirect_hosts)
         record = pipeline.current().echo_record(settings.max_body_bytes)
         if written is not None and written.body is not None:
             return control.apply(controls, reply.respond(written))

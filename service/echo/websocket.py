@@ -16,6 +16,7 @@ import hashlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import orjson
 from flask import Flask, Request, Response, request
@@ -24,10 +25,12 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, Forbidden, ServiceUnavailable
 
 from service.echo import cors
-from service.echo.wssession import Limits, Session
 from service.exchange import pipeline, routing
 from service.server import environ
 from service.settings import Settings
+
+if TYPE_CHECKING:  # wsproto (~120M instructions at start) only at the first WebSocket
+    from service.echo.wssession import Limits
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 Switch = Callable[[list[tuple[str, str]]], socket.socket]  # sends the 101, hands over the socket
@@ -58,6 +61,8 @@ class _WebSocketEcho:
         current = pipeline.current()
         first = orjson.dumps(current.echo_record(self._max_body)).decode() if send_record else None
         headers = _switching_headers(accept, current)
+        from service.echo.wssession import Session  # wsproto: loaded by the first session
+
         with self._sessions.slot():
             stopping: threading.Event | None = request.environ.get(environ.STOPPING)
             current.note_session(Session(switch(headers), limits, stopping).run(first))
@@ -83,6 +88,8 @@ def limits_of(args: MultiDict[str, str], max_body: int, max_seconds: float) -> L
         raise BadRequest(
             f"max_fragment_size {fragment} must be less than or equal to max_message_size {message}"
         )
+    from service.echo.wssession import Limits  # wsproto: loaded by the first session
+
     return Limits(fragment, message, max_seconds)
 
 

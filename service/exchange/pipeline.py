@@ -124,16 +124,17 @@ def _beginner(
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
         # 128 random bits without a syscall (uuid4 reads os.urandom on every call)
         request_id = f"{random.getrandbits(128):032x}"
+        is_excluded = req.path in excluded
         g.exchange = Exchange(
             req,
             request_id,
             time.perf_counter(),
-            traceids.current(),
+            None if is_excluded else traceids.current(),  # its span was dropped: no ids
             server,
             routing.method_of(req),
             routing.route_of(req),
             capturer,
-            req.path in excluded,
+            is_excluded,
         )
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(uuid=request_id)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Callable
+from typing import Any
 
-import brotli
 import orjson
 from flask import Flask, Response
 
@@ -18,9 +18,15 @@ from service.settings import Settings
 _CODINGS: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
     "gzip": ("gzipped", lambda data: gzip.compress(data, mtime=0)),
     "deflate": ("deflated", zlib.compress),  # HTTP's "deflate" is the zlib format (RFC 9110)
-    "br": ("brotli", brotli.compress),
+    "br": ("brotli", lambda data: _brotli().compress(data)),
 }
 _PATHS = {"gzip": "/gzip", "deflate": "/deflate", "br": "/brotli"}
+
+
+def _brotli() -> Any:
+    import brotli  # only when a brotli response is asked for
+
+    return brotli
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -26,7 +26,8 @@ from werkzeug.exceptions import (
     UnsupportedMediaType,
 )
 
-from service.calls.fanout import HOPS_HEADER, Planned
+from service.calls.fanout import Planned
+from service.calls.hops import HOPS_HEADER
 from service.calls.routes import Outbound, hop_count
 from service.calls.targets import BadUrl, parse
 from service.exchange import pipeline

@@ -15,6 +15,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import NotFound
@@ -24,13 +25,13 @@ from service.cloud.instance import Facts
 from service.exchange import errors, pipeline
 from service.exchange.outcome import Outcome
 from service.exchange.routing import READ, add_any_method_rule, add_strict_rule
-from service.inspector import api, recorder, replay
-from service.inspector.feed import LiveFeed
-from service.inspector.links import Links
-from service.inspector.store import Store
-from service.inspector.store_sqlite import SqliteStore
 from service.settings import Settings
 from service.telemetry import logs
+
+if TYPE_CHECKING:  # the inspector's parts are imported only when ECHO_INSPECT_TOKEN is set
+    from service.inspector import recorder
+    from service.inspector.api import View
+    from service.inspector.store import Store
 
 PREFIX = "/_echoscope"
 RECORDER = "echoscope.recorder"
@@ -48,7 +49,6 @@ _STATIC = (
     ("/_echoscope/inspector.js", "inspector_script", "inspector.js", "text/javascript"),
     ("/_echoscope/inspector.css", "inspector_style", "inspector.css", "text/css"),
 )
-View = api.View
 
 
 def init_app(app: Flask, settings: Settings, facts: Facts, outbound: Outbound | None) -> None:
@@ -59,6 +59,10 @@ def init_app(app: Flask, settings: Settings, facts: Facts, outbound: Outbound | 
         for rule, endpoint in rules:
             add_any_method_rule(app, rule, endpoint, _not_found)
         return
+    from service.inspector import api, recorder, replay  # only with the token set
+    from service.inspector.feed import LiveFeed
+    from service.inspector.links import Links
+
     add_strict_rule(app, PREFIX, "inspector_root", _to_page, READ)
     store = open_store(settings)
     keeper = recorder.Recorder(store)
@@ -94,6 +98,8 @@ def open_store(settings: Settings) -> Store:
         )  # redis-py takes ~0.1 s to import: only if used
 
         return RedisStore(settings.history_url, settings.history_size)
+    from service.inspector.store_sqlite import SqliteStore
+
     # gunicorn.conf.py names one file per master; a process of its own gets its own file.
     path = settings.history_path or os.path.join(
         tempfile.gettempdir(), f"echoscope-history-{os.getpid()}.sqlite3"

@@ -64,7 +64,7 @@ def _configure(settings: Settings, stream: Sink) -> Any:
         logger_factory=factory,
         cache_logger_on_first_use=False,
     )
-    return structlog.wrap_logger(factory(), processors=chain, wrapper_class=wrapper)
+    return structlog.wrap_logger(factory(), processors=chain, wrapper_class=wrapper).bind()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -190,7 +190,7 @@ def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) 
         outcome.response_headers, settings.redact_headers, settings.redact_query
     )
     redact_body = redact.body_redactor(secrets)
-    if secrets:
+    if secrets and redact.occurs(redact_body, redacted.values()):
         redacted = {key: redact_body(value.encode()).decode() for key, value in redacted.items()}
     part: dict[str, Any] = {
         "status": outcome.status,

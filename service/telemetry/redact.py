@@ -129,6 +129,13 @@ def body_redactor(secrets: list[str]) -> Callable[[bytes], bytes]:
     return redact_body
 
 
+def occurs(redact_body: Callable[[bytes], bytes], texts: Iterable[str]) -> bool:
+    """Whether `redact_body` would change any of `texts`, all looked through at once (one
+    by one, only when a secret occurs: rare, and the per-text pass decides exactly)."""
+    joined = "\n".join(texts).encode()
+    return redact_body(joined) is not joined
+
+
 def _body_forms(secret: str) -> tuple[bytes, bytes]:
     escaped = orjson.dumps(secret)[1:-1]
     return secret.encode("utf-8", "replace"), escaped

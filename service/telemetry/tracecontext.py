@@ -9,9 +9,19 @@ trace headers a call sent with what an echoscope downstream reports receiving.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import (
+    CarrierT,
+    Getter,
+    Setter,
+    TextMapPropagator,
+    default_getter,
+    default_setter,
+)
 
 from service.exchange.traceids import TraceIds
 from service.telemetry import traceheaders
@@ -34,8 +44,52 @@ _CONTEXT_FORMATS = ("traceparent", "x-cloud-trace-context", "b3", "x-b3")
 _NAMES = frozenset((*_SINGLE, "x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags"))
 
 
-def describe(headers: Mapping[str, str], trace_ids: TraceIds | None) -> dict[str, Any]:
-    """The record's `trace_context`: each trace header parsed, the one continued, agreement."""
+# What the configured propagators last extracted in this thread, and from which carrier.
+_extracted: ContextVar[tuple[object, Context] | None] = ContextVar(
+    "echoscope_extracted", default=None
+)
+
+
+class Remembering(TextMapPropagator):
+    """The configured propagators, remembering what they extract from a request (the tracing
+    instrumentation extracts once per request) so the record's `continued` reuses it."""
+
+    def __init__(self, inner: TextMapPropagator) -> None:
+        self._inner = inner
+
+    def extract(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        getter: Getter[CarrierT] = default_getter,
+    ) -> Context:
+        """What `inner` extracts, remembered with its carrier."""
+        extracted = self._inner.extract(carrier, context, getter)
+        _extracted.set((carrier, extracted))
+        return extracted
+
+    def inject(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        setter: Setter[CarrierT] = default_setter,
+    ) -> None:
+        """What `inner` injects."""
+        self._inner.inject(carrier, context, setter)
+
+    @property
+    def fields(self) -> set[str]:
+        """`inner`'s fields."""
+        return self._inner.fields
+
+
+def describe(
+    headers: Mapping[str, str], trace_ids: TraceIds | None, carrier: object = None
+) -> dict[str, Any]:
+    """The record's `trace_context`: each trace header parsed, the one continued, agreement.
+
+    `carrier` is what the request's headers were extracted from (its WSGI environ): when the
+    propagators extracted from it already, their answer is reused instead of asked again."""
     arrived = {key.lower(): value for key, value in headers.items() if key.lower() in _NAMES}
     if not arrived:
         return {"headers": {}, "continued": None, "agree": _agreement({})}
@@ -45,7 +99,7 @@ def describe(headers: Mapping[str, str], trace_ids: TraceIds | None) -> dict[str
     contexts = {name: parsed[name] for name in _CONTEXT_FORMATS if _valid(parsed.get(name))}
     return {
         "headers": parsed,
-        "continued": _continued(arrived, contexts) if trace_ids else None,
+        "continued": _continued(arrived, contexts, carrier) if trace_ids else None,
         "agree": _agreement(contexts),
     }
 
@@ -96,10 +150,15 @@ def _usable(parsed: Any) -> bool:
     return _valid(parsed) and bool(parsed.get("trace_id"))
 
 
-def _continued(arrived: dict[str, str], contexts: dict[str, Any]) -> str | None:
+def _continued(arrived: dict[str, str], contexts: dict[str, Any], carrier: object) -> str | None:
     # The configured propagators decide; the header whose ids they extracted is the one
     # continued (traceparent is named when both carry the same ids).
-    span_context = trace.get_current_span(propagate.extract(arrived)).get_span_context()
+    remembered = _extracted.get()
+    if remembered is not None and carrier is not None and remembered[0] is carrier:
+        context = remembered[1]
+    else:
+        context = propagate.extract(arrived)
+    span_context = trace.get_current_span(context).get_span_context()
     if not span_context.is_valid:
         return None
     extracted = (format(span_context.trace_id, "032x"), format(span_context.span_id, "016x"))

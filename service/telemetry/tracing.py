@@ -8,7 +8,7 @@ batch processor's limits are read by the OpenTelemetry SDK itself.
 
 from __future__ import annotations
 
-import re
+import functools
 import threading
 from importlib.metadata import entry_points
 
@@ -29,8 +29,9 @@ from opentelemetry.sdk.trace.export import (
 from service.exchange import pipeline
 from service.settings import Settings
 from service.settings.otlp import OtlpHttp
-from service.telemetry import otlpexporters, spans
+from service.telemetry import exclusion, otlpexporters, spans, tracecontext
 from service.telemetry.cloudtrace import LenientCloudTracePropagator
+from service.telemetry.firstexport import MadeOnFirstUse
 
 _PROVIDER = "echoscope.tracer_provider"
 _SHUTDOWN_TIMEOUT_MILLIS = 3000
@@ -49,25 +50,25 @@ def init_app(app: Flask, settings: Settings, resource: Resource) -> None:
     FlaskInstrumentor.instrument_app(  # type: ignore[no-untyped-call]
         app,
         tracer_provider=provider,
-        excluded_urls=excluded_urls(settings.exclude_paths),
+        excluded_urls="",  # none: the sampler drops ECHO_EXCLUDE_PATHS (telemetry/exclusion.py)
         meter_provider=NoOpMeterProvider(),
         enable_commenter=False,  # no database here to tag
     )
     # The instrumentation's WSGI wrapper records OTel metrics (echoscope's metrics are
     # Prometheus ones) and response attributes, recomputing every request attribute to
     # do so; the span finisher below sets the response attributes from the response.
-    app.wsgi_app = original_wsgi_app  # type: ignore[method-assign]
+    app.wsgi_app = exclusion.marking(original_wsgi_app, settings.exclude_paths)  # type: ignore[method-assign,assignment]
     pipeline.on_finish(app, spans.finisher(settings))
 
 
 def create_provider(settings: Settings, resource: Resource) -> TracerProvider:
     """A TracerProvider with this worker's resource, sampler and exporter."""
-    provider = TracerProvider(resource=resource, sampler=create_sampler(settings))
-    exporter = create_exporter(
-        settings.traces_exporter, settings.otlp_traces_protocol, settings.otlp_http["traces"]
-    )
-    if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+    sampler = exclusion.ExcludedPathSampler(create_sampler(settings))
+    provider = TracerProvider(resource=resource, sampler=sampler)
+    name, protocol = settings.traces_exporter, settings.otlp_traces_protocol
+    if name != "none":  # made by the batch thread when it first exports (firstexport.py)
+        make = functools.partial(create_exporter, name, protocol, settings.otlp_http["traces"])
+        provider.add_span_processor(BatchSpanProcessor(MadeOnFirstUse(make)))
     return provider
 
 
@@ -104,12 +105,7 @@ def create_propagator(names: tuple[str, ...]) -> TextMapPropagator:
         else next(iter(entry_points(group="opentelemetry_propagator", name=name))).load()()
         for name in names
     ]
-    return CompositePropagator(propagators)
-
-
-def excluded_urls(paths: tuple[str, ...]) -> str:
-    """Anchored patterns for the instrumentation, which searches the full URL."""
-    return ",".join(rf"^[a-z]+://[^/]+{re.escape(path)}(\?.*)?$" for path in paths)
+    return tracecontext.Remembering(CompositePropagator(propagators))
 
 
 def shutdown(app: Flask) -> None:

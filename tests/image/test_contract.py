@@ -158,8 +158,16 @@ def test_the_app_directory_holds_the_service_and_its_config_only(image_root: Pat
     app = image_root / "app"
     assert sorted(p.name for p in app.iterdir()) == ["config", "requirements.txt", "service"]
     assert sorted(p.name for p in (app / "config").iterdir()) == ["gunicorn.conf.py"]
-    # .dockerignore kept the build machine's caches out (make test leaves them in service/).
-    assert not list(app.rglob("__pycache__")) and not list(app.rglob("*.pyc"))
+    # .dockerignore kept the build machine's caches out (make test leaves them in service/);
+    # the image compiled each module itself, once, for its own Python (no cold start does).
+    sources = {p.relative_to(app).with_suffix("") for p in (app / "service").rglob("*.py")}
+    compiled = {
+        (p.parent.parent / p.name.split(".")[0]).relative_to(app)
+        for p in (app / "service").rglob("*.pyc")
+    }
+    assert compiled == sources
+    assert {p.name.split(".")[1] for p in app.rglob("*.pyc")} == {"cpython-311"}
+    assert not list((app / "config").rglob("*.pyc"))
     assert (app / "service/wsgi.py").is_file()
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from opentelemetry import propagate
+from opentelemetry.propagators.textmap import TextMapPropagator, default_getter, default_setter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from service.exchange.traceids import TraceIds
 from service.telemetry import tracecontext
 from tests.support.constants import CLOUD_TRACE_ID, PARENT_SPAN_ID, TRACE_ID, TRACEPARENT
 from tests.unit.conftest import Echo, MakeEcho
@@ -112,3 +116,40 @@ def test_a_non_echoscope_answer_is_unknown(answer: Any) -> None:
 
 def test_nothing_sent_is_unknown() -> None:
     assert tracecontext.verdict({"x-echoscope-hops": "1"}, _downstream(TRACEPARENT)) == "unknown"
+
+
+class _Counting(TextMapPropagator):
+    """W3C trace context, counting its extractions."""
+
+    def __init__(self) -> None:
+        self.inner, self.extractions = TraceContextTextMapPropagator(), 0
+
+    def extract(self, carrier: Any, context: Any = None, getter: Any = default_getter) -> Any:
+        self.extractions += 1
+        return self.inner.extract(carrier, context, getter)
+
+    def inject(self, carrier: Any, context: Any = None, setter: Any = default_setter) -> None:
+        self.inner.inject(carrier, context, setter)
+
+    @property
+    def fields(self) -> set[str]:
+        return self.inner.fields
+
+
+def test_the_verdict_reuses_what_the_propagators_extracted_from_the_same_carrier() -> None:
+    counting = _Counting()
+    propagator = tracecontext.Remembering(counting)
+    environ = {"traceparent": TRACEPARENT}
+    ids = TraceIds(TRACE_ID, "1" * 16, True)
+    previous = propagate.get_global_textmap()
+    propagate.set_global_textmap(propagator)
+    try:
+        propagator.extract(environ)  # as the instrumentation does, once per request
+        described = tracecontext.describe({"traceparent": TRACEPARENT}, ids, environ)
+        assert described["continued"] == "traceparent"
+        assert counting.extractions == 1
+        other = tracecontext.describe({"traceparent": TRACEPARENT}, ids, {"another": "carrier"})
+        assert other["continued"] == "traceparent"
+        assert counting.extractions == 2  # another carrier: extracted again
+    finally:
+        propagate.set_global_textmap(previous)

@@ -192,23 +192,25 @@ def test_span_for_paths_that_only_look_excluded(echo: Echo, path: str) -> None:
     assert len(echo.spans()) == 1
 
 
-def test_excluded_urls_are_anchored() -> None:
-    pattern = re.compile(tracing.excluded_urls(("/health", "/metrics")).replace(",", "|"))
-    assert pattern.search("http://localhost:8080/health")
-    assert pattern.search("https://svc.run.app/metrics?x=1")
-    assert not pattern.search("http://localhost/healthy")
-    assert not pattern.search("http://localhost/x/health")
-    assert not pattern.search("http://localhost/anything?next=/health")
+def test_an_excluded_path_makes_no_span_even_when_the_caller_samples(make_echo: MakeEcho) -> None:
+    echo = make_echo({"ECHO_EXCLUDE_PATHS": "/anything/probe"})
+    answer = echo.client.get("/anything/probe", headers={"traceparent": TRACEPARENT})
+    assert answer.status_code == 200
+    assert answer.json["trace"] is None  # the exchange of an excluded path has no trace ids
+    assert "traceresponse" not in answer.headers
+    assert echo.spans() == ()
+    echo.client.get("/anything/probe/2", headers={"traceparent": TRACEPARENT})
+    assert len(echo.spans()) == 1
 
 
-def test_excluded_urls_escape_the_path() -> None:
-    pattern = re.compile(tracing.excluded_urls(("/a.b",)))
-    assert pattern.search("http://h/a.b")
-    assert not pattern.search("http://h/aXb")
-
-
-def test_excluded_urls_of_no_paths_is_empty() -> None:
-    assert tracing.excluded_urls(()) == ""
+def test_the_sampler_still_decides_for_every_other_path(make_echo: MakeEcho) -> None:
+    echo = make_echo({"OTEL_TRACES_SAMPLER": "always_off"})
+    record = echo.client.get("/anything").json
+    assert echo.spans() == ()
+    assert record["trace"]["sampled"] is False
+    provider = tracing.provider_of(echo.app)
+    assert provider is not None
+    assert provider.sampler.get_description() == "ExcludedPaths{AlwaysOffSampler}"
 
 
 # --- resource ------------------------------------------------------------------------------

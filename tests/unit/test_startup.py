@@ -1,0 +1,52 @@
+"""A worker imports the optional parts only when their setting turns them on (cold start, RSS)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OPTIONAL = (
+    "httpx",
+    "httpcore",
+    "opentelemetry.instrumentation.httpx",
+    "brotli",
+    "redis",
+    "wsproto",
+)
+# The OTLP exporters are made by the batch thread at its first export (telemetry/firstexport.py).
+EXPORTERS = ("requests", "google.protobuf", "opentelemetry.exporter.otlp.proto.http")
+INSPECTOR = ("service.inspector.api", "service.inspector.store_sqlite", "sqlite3")
+
+
+def _loaded_by_create_app(env: dict[str, str]) -> set[str]:
+    code = (
+        "import json, sys\n"
+        "from service.app import create_app\n"
+        "from service.settings import Settings\n"
+        f"create_app(Settings.from_env({env!r}))\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return set(json.loads(out.stdout))
+
+
+def test_nothing_optional_is_imported_when_nothing_asks_for_it() -> None:
+    loaded = _loaded_by_create_app({"OTEL_TRACES_EXPORTER": "otlp"})
+    assert not loaded & {*OPTIONAL, *INSPECTOR, *EXPORTERS}
+
+
+def test_each_part_is_imported_once_its_setting_turns_it_on(tmp_path: Path) -> None:
+    loaded = _loaded_by_create_app(
+        {
+            "OTEL_TRACES_EXPORTER": "none",
+            "ECHO_CALL_TARGETS": "http://127.0.0.1:9/",
+            "ECHO_INSPECT_TOKEN": "t",
+            "ECHO_HISTORY_PATH": str(tmp_path / "history.sqlite3"),
+        }
+    )
+    assert {"httpx", "opentelemetry.instrumentation.httpx", *INSPECTOR} <= loaded

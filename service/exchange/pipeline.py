@@ -19,7 +19,7 @@ import structlog
 from flask import Flask, Request, Response, g, request, stream_with_context
 from opentelemetry import trace
 
-from service.exchange import routing, traceids
+from service.exchange import excluded, routing, traceids
 from service.exchange.capturer import Capturer
 from service.exchange.counting import CountingStream
 from service.exchange.identity import Identity
@@ -95,8 +95,8 @@ class WrittenResponse(Response):
 def init_app(app: Flask, settings: Settings, identity: Identity, capturer: Capturer) -> None:
     """Start an exchange before every request and finish it once it is over."""
     finishers: list[Finisher] = app.extensions.setdefault(_FINISHERS, [])
-    excluded = frozenset(settings.exclude_paths)
-    app.before_request(_beginner(_server_info(identity), capturer, excluded))
+    app.wsgi_app = excluded.marking(app.wsgi_app, settings.exclude_paths)  # type: ignore[method-assign,assignment]
+    app.before_request(_beginner(_server_info(identity), capturer))
     app.after_request(_stamp)
     app.teardown_request(_finisher(finishers))
 
@@ -117,14 +117,12 @@ def stream(chunks: Iterator[bytes], **response: Any) -> Response:
     return Response(stream_with_context(chunks), **response)
 
 
-def _beginner(
-    server: dict[str, Any], capturer: Capturer, excluded: frozenset[str]
-) -> Callable[[], None]:
+def _beginner(server: dict[str, Any], capturer: Capturer) -> Callable[[], None]:
     def begin() -> None:
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
         # 128 random bits without a syscall (uuid4 reads os.urandom on every call)
         request_id = f"{random.getrandbits(128):032x}"
-        is_excluded = req.path in excluded
+        is_excluded = excluded.current()
         g.exchange = Exchange(
             req,
             request_id,

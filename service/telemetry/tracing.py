@@ -57,7 +57,7 @@ def init_app(app: Flask, settings: Settings, resource: Resource) -> None:
     # The instrumentation's WSGI wrapper records OTel metrics (echoscope's metrics are
     # Prometheus ones) and response attributes, recomputing every request attribute to
     # do so; the span finisher below sets the response attributes from the response.
-    app.wsgi_app = exclusion.marking(original_wsgi_app, settings.exclude_paths)  # type: ignore[method-assign,assignment]
+    app.wsgi_app = original_wsgi_app  # type: ignore[method-assign]
     pipeline.on_finish(app, spans.finisher(settings))
 
 

@@ -170,10 +170,27 @@ def _check_locations(headers: tuple[tuple[str, str], ...], hosts: frozenset[str]
 
 
 def _base64(text: str) -> bytes:
+    try:
+        return decode_base64(text)
+    except NotBase64 as error:
+        why = f" ({error.reason})" if error.reason else ""
+        raise BadRequest(f"{BODY}: base64:{text[:64]!r} is not base64{why}") from None
+
+
+class NotBase64(ValueError):
+    """A text that is not base64; `reason` is binascii's, or None for a wrong alphabet."""
+
+    def __init__(self, reason: str | None) -> None:
+        super().__init__(reason or "not base64")
+        self.reason = reason
+
+
+def decode_base64(text: str) -> bytes:
+    """Base64 in either alphabet (URL-safe or standard), padding optional."""
     if not _BASE64.fullmatch(text):
-        raise BadRequest(f"{BODY}: base64:{text[:64]!r} is not base64")
+        raise NotBase64(None)
     standard = text.rstrip("=").replace("-", "+").replace("_", "/")
     try:
         return base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
     except binascii.Error as error:
-        raise BadRequest(f"{BODY}: base64:{text[:64]!r} is not base64 ({error})") from None
+        raise NotBase64(str(error)) from None

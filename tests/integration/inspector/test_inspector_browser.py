@@ -7,39 +7,25 @@ kept in tests/artifacts/ (ignored by git).
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.integration.conftest import MakeServer
+from tests.support.browser import chromium
 from tests.support.server import ROOT, Server
 
 TOKEN = "browser-token-91d2"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 OTHER_TRACE_ID = "00f067aa0ba902b700f067aa0ba902b7"
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,860",
-)
 
 
 @pytest.fixture(scope="module")
@@ -55,18 +41,8 @@ def live(make_module_server: MakeServer) -> Server:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver, "chromium/chromedriver missing: `make tools` installs them"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="echoscope-chromium-")
-    options.add_argument(f"--user-data-dir={profile}")
-    chrome = webdriver.Chrome(options=options, service=Service(executable_path=driver))
-    yield chrome
-    chrome.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with chromium() as chrome:
+        yield chrome
 
 
 def until(browser: WebDriver, condition: Callable[[WebDriver], Any], timeout: float = 10) -> Any:

@@ -15,15 +15,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 
 from tests.integration.conftest import MakeServer
 from tests.integration.inspector.test_inspector_browser import (
-    CHROMIUM_FLAGS,
     click_row,
     log_in,
     row_for,
@@ -31,6 +28,7 @@ from tests.integration.inspector.test_inspector_browser import (
     until,
 )
 from tests.support import har
+from tests.support.browser import chromium
 from tests.support.listener import Listener
 from tests.support.server import Server
 
@@ -61,21 +59,11 @@ def downloads() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def browser(downloads: Path) -> Iterator[WebDriver]:
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver, "chromium/chromedriver missing: `make tools` installs them"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="echoscope-chromium-")
-    options.add_argument(f"--user-data-dir={profile}")
-    chrome = webdriver.Chrome(options=options, service=Service(executable_path=driver))
-    chrome.execute_cdp_cmd(
-        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
-    )
-    yield chrome
-    chrome.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with chromium() as chrome:
+        chrome.execute_cdp_cmd(
+            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+        )
+        yield chrome
 
 
 def _downloaded(directory: Path, name: str, timeout: float = 10) -> Path:

@@ -1,6 +1,8 @@
 """CPU per request in-process, one signal at a time: where echoscope's time goes.
 
-`python -m bench.cpu [N]` builds the app once per configuration, drives N GET
+`python -m bench.cpu [N [ROUNDS [NAME …]]]` builds the app once per configuration
+(the NAMEs only, and "telemetry off", when given; ROUNDS interleaved rounds,
+the median kept), drives N GET
 requests (the benchmark's browser-like GET with a traceparent) through its WSGI
 callable on one thread, and reports process CPU µs per request (best of 3), the
 exporter thread and log writes included. Not a test, not wall time under load:
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +33,8 @@ HEADERS = {
     "Accept-Encoding": "gzip, deflate, br",
     "Cookie": "session=6f1c2a9e0d7b4c3a; theme=dark; consent=yes",
 }
+# The providers whose exports count in the measure (spans, metrics, log records).
+_PROVIDERS = ("echoscope.tracer_provider", "echoscope.meter_provider", "echoscope.logger_provider")
 SAMPLED = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 UNSAMPLED = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
 
@@ -53,6 +58,25 @@ def configurations() -> dict[str, tuple[dict[str, str], Callable[[int], str]]]:
         "no tracing": ({"OTEL_SDK_DISABLED": "true"}, sampled),
         "no logs": ({**export, "ECHO_LOG_LEVEL": "ERROR"}, sampled),
         "no metrics": ({**export, "ECHO_METRICS": "false"}, sampled),
+        "+ OTLP metrics": ({**export, "OTEL_METRICS_EXPORTER": "prometheus,otlp"}, sampled),
+        "+ OTLP logs (JSON)": (
+            {
+                **export,
+                "OTEL_LOGS_EXPORTER": "otlp",
+                "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http/json",
+            },
+            sampled,
+        ),
+        "+ OTLP logs (protobuf)": ({**export, "OTEL_LOGS_EXPORTER": "otlp"}, sampled),
+        "+ OTLP metrics and logs": (
+            {
+                **export,
+                "OTEL_METRICS_EXPORTER": "prometheus,otlp",
+                "OTEL_LOGS_EXPORTER": "otlp",
+                "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http/json",
+            },
+            sampled,
+        ),
         "telemetry off": (off, sampled),
     }
 
@@ -61,6 +85,7 @@ def measure(env: Mapping[str, str], traceparent: Callable[[int], str], count: in
     """Best-of-3 CPU µs per request."""
     from service.app import create_app  # here: bench.instructions reads HEADERS from peers' venv
     from service.settings import Settings
+    from service.telemetry import otlplogs
     from service.telemetry.logwriter import LineWriter
 
     with tempfile.TemporaryFile() as log:
@@ -68,9 +93,11 @@ def measure(env: Mapping[str, str], traceparent: Callable[[int], str], count: in
         app = create_app(Settings.from_env({"GCE_METADATA_HOST": "127.0.0.1:9", **env}), writer)
         environs = [_environ(traceparent(i)) for i in range(count)]
         best = min(_run(app, environs) for _ in range(3))
-        provider = app.extensions.get("echoscope.tracer_provider")
-        if provider is not None:
-            provider.shutdown()
+        for key in _PROVIDERS:
+            provider = app.extensions.get(key)
+            if provider is not None:
+                provider.shutdown()
+        otlplogs.emitter.use(None)
         writer.close()
     return best * 1e6 / count
 
@@ -86,32 +113,41 @@ def _run(app: Any, environs: list[dict[str, Any]]) -> float:
         return None
 
     gc.collect()
-    provider = app.extensions.get("echoscope.tracer_provider")
+    providers = [app.extensions[key] for key in _PROVIDERS if key in app.extensions]
     started = time.process_time()
     for environ in environs:
         body = app(dict(environ), start_response)
         b"".join(body)
         getattr(body, "close", lambda: None)()
-    if provider is not None:
+    for provider in providers:  # what was queued is encoded and sent within the measure
         provider.force_flush()
     return time.process_time() - started
 
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    wanted = sys.argv[3:]  # configuration names (all when none): e.g. the OTLP rows and "full …"
+    chosen = {
+        name: config
+        for name, config in configurations().items()
+        if not wanted or name in wanted or name == "telemetry off"
+    }
     port = free_port()
     # The OpenTelemetry exporter reads its endpoint from the environment itself.
     os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{port}"
     sink = subprocess.Popen([sys.executable, "-m", "bench.sink", str(port)])
     time.sleep(0.5)
+    samples: dict[str, list[float]] = {name: [] for name in chosen}
     try:
-        results = {
-            name: measure(env, traceparent, count)
-            for name, (env, traceparent) in configurations().items()
-        }
+        for _ in range(rounds):  # interleaved: drift on a shared machine hits every row alike
+            for name, (env, traceparent) in chosen.items():
+                samples[name].append(measure(env, traceparent, count))
     finally:
         sink.terminate()
+    results = {name: statistics.median(values) for name, values in samples.items()}
     off = results["telemetry off"]
+    print(f"median of {rounds} interleaved rounds, {count} requests each")
     print("| configuration | CPU µs/request | telemetry µs |\n|---|---|---|")
     for name, value in results.items():
         print(f"| {name} | {value:.0f} | {value - off:+.0f} |")

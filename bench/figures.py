@@ -45,6 +45,23 @@ SIGNALS = {
     "metrics": (FULL, targets.echoscope("echoscope-no-metrics", "metrics off", {"ECHO_METRICS": "false"})),
     "tracing, sampled and exported": (FULL, NO_TRACING),
     "tracing, unsampled": (UNSAMPLED, NO_TRACING),
+    "metrics and logs also over OTLP": (targets.ECHOSCOPE_OTLP, FULL),
+    "metrics over OTLP": (
+        targets.echoscope(
+            "echoscope-otlp-metrics",
+            "OTLP metrics on",
+            {**targets.JSON_EXPORT, "OTEL_METRICS_EXPORTER": "prometheus,otlp"},
+        ),
+        FULL,
+    ),
+    "log records over OTLP": (
+        targets.echoscope(
+            "echoscope-otlp-logs",
+            "OTLP logs on",
+            {**targets.JSON_EXPORT, "OTEL_LOGS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http/json"},
+        ),
+        FULL,
+    ),
     "all three, every request sampled": (FULL, OFF),
     "all three, Cloud Run profile (1 in 100 sampled)": (CLOUD_RUN, OFF),
 }  # fmt: skip

@@ -1,4 +1,4 @@
-"""A throw-away OTLP/HTTP receiver: answers POST /v1/traces with 200 and discards the body.
+"""A throw-away OTLP/HTTP receiver: answers POST /v1/{traces,metrics,logs} with 200, discards the body.
 
 GET /stats returns how many exports and bytes arrived, so a run can show that
 spans were really sent. Run as `python -m bench.sink PORT`; it listens on 127.0.0.1 only.
@@ -56,8 +56,9 @@ class SinkHandler(BaseHTTPRequestHandler):
         size = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(size)
         as_json = self.headers.get("Content-Type") == "application/json"
-        COUNTER.add(size, _spans(body) if COUNT_SPANS and as_json else 0)
-        status = 200 if self.path == "/v1/traces" else 404
+        counted = self.path == "/v1/traces" and COUNT_SPANS and as_json
+        COUNTER.add(size, _spans(body) if counted else 0)
+        status = 200 if self.path in ("/v1/traces", "/v1/metrics", "/v1/logs") else 404
         self._answer(status, b"", "application/x-protobuf")
 
     def do_GET(self) -> None:

@@ -163,6 +163,17 @@ ECHOSCOPE_CLOUD_RUN = echoscope(
 ECHOSCOPE_OFF = echoscope(
     "echoscope-off", "echoscope: logs at ERROR, metrics off, OTel SDK disabled", TELEMETRY_OFF
 )
+# Metrics and log records over OTLP too (JSON, as the spans), beside /metrics and stdout.
+OTLP_METRICS_AND_LOGS = {
+    "OTEL_METRICS_EXPORTER": "prometheus,otlp",
+    "OTEL_LOGS_EXPORTER": "otlp",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+}
+ECHOSCOPE_OTLP = echoscope(
+    "echoscope-otlp",
+    "echoscope-full with metrics and log records also over OTLP",
+    {**JSON_EXPORT, **OTLP_METRICS_AND_LOGS},
+)
 HTTPBIN = _peer("httpbin", "httpbin 0.10.4 from PyPI, /anything", "httpbin:app", "/get", _no_env)
 DIY = _peer(
     "diy",
@@ -182,7 +193,7 @@ BARE = _peer(
     "bare", "bare WSGI callable + orjson: the ceiling", "bench.peers.bare:app", "/health", _no_env
 )
 
-ALL = (ECHOSCOPE_FULL, ECHOSCOPE_CLOUD_RUN, ECHOSCOPE_OFF, HTTPBIN, DIY, SEED, BARE)
+ALL = (ECHOSCOPE_FULL, ECHOSCOPE_CLOUD_RUN, ECHOSCOPE_OFF, ECHOSCOPE_OTLP, HTTPBIN, DIY, SEED, BARE)
 REFERENCES = ("httpbin", "bare")  # every target's throughput is also given relative to these
 
 

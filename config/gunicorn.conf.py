@@ -24,7 +24,10 @@ except SettingsError as error:
 # Several workers share metrics through files; prometheus-client reads this
 # variable when it is first imported, which happens in the workers, after fork.
 multiproc_dir = settings.multiproc_dir
-_own_multiproc_dir = multiproc_dir is None and settings.web_concurrency > 1
+# Only for /metrics: with OTEL_METRICS_EXPORTER=otlp alone each worker pushes its own series.
+_own_multiproc_dir = (
+    multiproc_dir is None and settings.web_concurrency > 1 and settings.prometheus_metrics
+)
 if _own_multiproc_dir:
     multiproc_dir = os.path.join(tempfile.gettempdir(), f"echoscope-metrics-{os.getpid()}")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
@@ -110,17 +113,21 @@ def child_exit(server, worker):
 
 
 def worker_exit(server, worker):
-    """Flush this worker's history entries, spans and log lines before it goes."""
+    """Flush this worker's history entries, spans, metrics and log lines before it goes.
+
+    Each flush is bounded (1 s for the history, 3 s for the OTLP signals, flushed side
+    by side): within graceful_timeout even with a collector that never answers.
+    """
     app = getattr(worker, "wsgi", None)
     while app is not None and not hasattr(app, "extensions"):  # inside service.server's wrappers
         app = getattr(app, "app", None)
     if app is not None and hasattr(app, "extensions"):
         from service.inspector import routes as inspector_routes
-        from service.telemetry import logs, tracing
+        from service.telemetry import logs, otlpflush
 
         inspector_routes.flush(app, timeout=1.0)
-        tracing.shutdown(app)
-        logs.shutdown(app)
+        logs.shutdown(app)  # stdout first: it needs no network
+        otlpflush.shutdown(app)
 
 
 def on_exit(server):

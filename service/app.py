@@ -31,7 +31,16 @@ from service.httpbin import (
 )
 from service.inspector import routes as inspector_routes
 from service.settings import Settings
-from service.telemetry import logfields, logs, metrics, spanfaults, tracing
+from service.telemetry import (
+    logfields,
+    logs,
+    metrics,
+    otelresource,
+    otlplogs,
+    otlpmetrics,
+    spanfaults,
+    tracing,
+)
 
 
 def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask:
@@ -44,13 +53,15 @@ def create_app(settings: Settings, log_stream: IO[bytes] | None = None) -> Flask
     routing.use_any_path(app)
     routing.answer_options(app)
     me = identity.of_process(settings)
-    tracing.init_app(app, settings, me)  # first: every later hook runs inside the server span
+    resource = otelresource.of_process(me)  # one resource for spans, metrics and log records
+    tracing.init_app(app, settings, resource)  # first: every later hook runs inside the span
     spanfaults.init_app(app)  # a faulted exchange's event, while its span is open
     pipeline.init_app(app, settings, me, record)
     facts = instance.init_app(app, settings)  # right after: every exchange's `server` gets them
-    facts.subscribe(tracing.cloud_facts_listener(app))
     cors.init_app(app, settings)
-    metrics.init_app(app, settings, me)
+    metrics.init_app(app, settings, me, resource)
+    otlpmetrics.init_app(app, settings, resource)
+    otlplogs.init_app(app, settings, resource)
     logs.init_app(app, settings, me)
     facts.subscribe(logfields.cloud_trace.learn)
     errors.init_app(app, settings)

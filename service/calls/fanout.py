@@ -168,6 +168,7 @@ class Caller:
             error_type=error_type,
             verdict=tracecontext.verdict(sent, value),
             server_address=self._targets.server_address(plan.url),
+            server_port=self._targets.server_port(plan.url),
         )
 
     def _failed(
@@ -191,6 +192,7 @@ class Caller:
             error_type=error_type,
             verdict=tracecontext.UNKNOWN,
             server_address=self._targets.server_address(plan.url),
+            server_port=self._targets.server_port(plan.url),
         )
 
 

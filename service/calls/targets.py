@@ -61,6 +61,11 @@ class Targets:
         host = origin_of(url).host
         return host if host in self.hosts else OTHER
 
+    def server_port(self, url: httpx.URL) -> int:
+        """The metric label for `url`'s port: that of a configured target host, else 0."""
+        origin = origin_of(url)
+        return origin.port if origin.host in self.hosts else 0
+
 
 def parse(text: str) -> httpx.URL:
     """An absolute http(s) URL, or BadUrl naming what is wrong with it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import structlog
 from flask import Flask, Response, g
+from opentelemetry import trace
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from service.settings import Settings
@@ -40,6 +41,7 @@ def _unhandled(error: Exception) -> Response:
     exchange = g.get("exchange")
     if exchange is not None:
         exchange.note_error(error)
+    trace.get_current_span().record_exception(error)  # type, message and stack as a span event
     _log.exception("unhandled exception", error_type=type(error).__qualname__)
     return http_error(InternalServerError())
 

@@ -76,6 +76,7 @@ class DownstreamCall:
     error_type: str  # bounded: "" when the call worked
     verdict: str
     server_address: str  # bounded metric label
+    server_port: int  # bounded metric label: a configured target's port, 0 for any other
 
 
 MAX_EVENTS = 100  # span events per session; past it they are only counted
@@ -125,7 +126,7 @@ class Outcome:
     request_id: str
     record: Record
     method: str  # bounded: `_OTHER` for non-standard methods
-    route: str  # the rule template, or `_UNMATCHED`
+    route: str  # the rule template, or "" when no rule matched
     status: int
     elapsed: float  # seconds, from before the first hook to the last byte
     request_size: int
@@ -141,6 +142,27 @@ class Outcome:
     websocket: SessionSummary | None = None  # the session /websocket/echo served
     written_by_caller: bool = False  # the body is the caller's x-set-response-body
     fault: str = ""  # the connection fault the caller asked for (x-set-response-fault)
+
+    @property
+    def protocol_version(self) -> str:
+        """`network.protocol.version` ("1.1", "2"); "" for a protocol outside the list."""
+        return _PROTOCOL_VERSIONS.get(self.protocol or "", "")
+
+    @property
+    def semconv_error_type(self) -> str:
+        """OpenTelemetry's `error.type`: the exception's type, the fault asked for, a 5xx, or ""."""
+        if self.error_type or self.fault:
+            return self.error_type or self.fault
+        return str(self.status) if self.status >= 500 else ""
+
+
+_PROTOCOL_VERSIONS = {
+    "HTTP/1.0": "1.0",
+    "HTTP/1.1": "1.1",
+    "HTTP/2": "2",
+    "HTTP/2.0": "2",
+    "HTTP/3": "3",
+}
 
 
 Finisher = Callable[[Outcome], None]

@@ -9,7 +9,7 @@ from flask import Flask, Request, Response, request
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import PathConverter
 
-UNMATCHED = "_UNMATCHED"
+UNMATCHED = ""  # no rule matched: no `http.route` at all, as the conventions say
 OTHER_METHOD = "_OTHER"
 KNOWN_METHODS = frozenset(
     {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
@@ -84,3 +84,9 @@ def method_of(req: Request) -> str:
     """The request method, or `_OTHER` when it is not a standard one."""
     method = req.method
     return method if method in KNOWN_METHODS else OTHER_METHOD
+
+
+def span_name(method: str, route: str) -> str:
+    """`{METHOD} {route}`, `{METHOD}` with no route, and `HTTP` for a method outside the list."""
+    name = "HTTP" if method == OTHER_METHOD else method
+    return f"{name} {route}" if route else name

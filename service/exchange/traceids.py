@@ -18,6 +18,7 @@ class TraceIds:
     trace_id: str
     span_id: str
     sampled: bool
+    flags: int = 0  # the W3C trace flags byte (sampled is its lowest bit)
 
     @property
     def traceresponse(self) -> str:
@@ -38,4 +39,5 @@ def current() -> TraceIds | None:
         format(context.trace_id, "032x"),
         format(context.span_id, "016x"),
         context.trace_flags.sampled,
+        int(context.trace_flags),
     )

@@ -9,6 +9,7 @@ boot and worker lines, Flask's, OpenTelemetry's) goes through structlog's
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -17,11 +18,11 @@ import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from service.settings import Settings
-from service.telemetry import logfields, redact
+from service.telemetry import logfields, otlplogs, redact
 
 
 def stdlib_formatter(
-    log_format: str = "json", redact_query: tuple[str, ...] = ()
+    log_format: str = "json", redact_query: tuple[str, ...] = (), otlp: bool = False
 ) -> structlog.stdlib.ProcessorFormatter:
     """The formatter that renders gunicorn's and the libraries' records like our own lines."""
     # ProcessorFormatter wants text, so json lines are rendered with orjson decoded.
@@ -39,6 +40,7 @@ def stdlib_formatter(
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             logfields.message_renamer(),
+            *([otlplogs.emitter] if otlp else []),  # each worker gives it its provider
             render,
         ],
     )
@@ -59,9 +61,10 @@ def logconfig_dict(settings: Settings) -> dict[str, Any]:
                 "()": stdlib_formatter,
                 "log_format": settings.log_format,
                 "redact_query": tuple(sorted(settings.redact_query)),
+                "otlp": settings.otlp_logs,
             }
         },
-        "filters": {"otel_rate": {"()": OncePerInterval, "prefix": "opentelemetry", "seconds": 60}},
+        "filters": {"otel_rate": {"()": OncePerInterval, "prefix": "opentelemetry", "seconds": 30}},
         "handlers": {"stdout": {**handler, "filters": ["otel_rate"]}},
         "root": {"level": settings.log_level, "handlers": ["stdout"]},
         "loggers": {
@@ -76,27 +79,29 @@ def logconfig_dict(settings: Settings) -> dict[str, Any]:
 
 
 class OncePerInterval(logging.Filter):
-    """Let one record per logger and message through per interval, for loggers under `prefix`.
+    """Let one record per interval through for all the loggers under `prefix` together.
 
-    A dead collector makes the exporter warn on every batch; this keeps that to
-    one line a minute, counting what it held back.
+    A dead collector makes every exporter (spans, metrics, log records) warn on
+    every attempt; this keeps that to one line per interval, counting what it
+    held back.
     """
 
     def __init__(self, prefix: str, seconds: float) -> None:
         super().__init__()
         self._prefix, self._seconds = prefix, seconds
-        self._last: dict[tuple[str, object], float] = {}
-        self._held: dict[tuple[str, object], int] = {}
+        self._last = -seconds
+        self._held = 0
+        self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith(self._prefix):
             return True
-        key, now = (record.name, record.msg), time.monotonic()
-        if now - self._last.get(key, -self._seconds) < self._seconds:
-            self._held[key] = self._held.get(key, 0) + 1
-            return False
-        self._last[key] = now
-        held = self._held.pop(key, 0)
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < self._seconds:
+                self._held += 1
+                return False
+            self._last, held, self._held = now, self._held, 0
         if held:
             record.msg = f"{record.msg} ({held} similar lines held back)"
         return True

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from service.settings.otlp import OtlpHttp, otlp_http
+from service.settings.otlp import OTLP_PROTOCOLS, OtlpHttp, otlp_http, otlp_signals
 from service.settings.otlp import defaults as otlp_defaults
 from service.settings.parse import (
     Reader,
@@ -47,7 +47,6 @@ _SAMPLERS = (
     "parentbased_always_off",
     "parentbased_traceidratio",
 )
-_OTLP_PROTOCOLS = ("http/protobuf", "http/json")  # OTLP over HTTP; no gRPC exporter installed
 _ECHO_BODY_LOGGING = ("reference", "copy")
 
 
@@ -94,6 +93,12 @@ class Settings:
     trace_url_template: str | None = None
     logs_url_template: str | None = None
     otlp_traces_protocol: str = "http/protobuf"
+    metrics_exporters: tuple[str, ...] = ("prometheus",)
+    otlp_metrics_protocol: str = "http/protobuf"
+    metric_export_interval_millis: int = 60_000
+    metric_export_timeout_millis: int = 30_000
+    logs_exporter: str = "none"
+    otlp_logs_protocol: str = "http/protobuf"
     log_echo_body: str = "reference"
     http2: bool = True
     websocket_max_seconds: float = 55.0
@@ -113,7 +118,7 @@ class Settings:
         """Read and validate every setting; raise SettingsError naming a bad one."""
         reader = Reader(environ)
         otlp_protocol = reader.get(
-            "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", choice(_OTLP_PROTOCOLS)
+            "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", choice(OTLP_PROTOCOLS)
         )
         return cls(
             **_server(reader),
@@ -160,9 +165,7 @@ class Settings:
             trace_url_template=reader.get("ECHO_TRACE_URL_TEMPLATE", "", url_template, True)
             or None,
             logs_url_template=reader.get("ECHO_LOGS_URL_TEMPLATE", "", url_template, True) or None,
-            otlp_traces_protocol=reader.get(
-                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", otlp_protocol, choice(_OTLP_PROTOCOLS)
-            ),
+            **otlp_signals(reader, otlp_protocol),
             log_echo_body=reader.get("ECHO_LOG_ECHO_BODY", "reference", choice(_ECHO_BODY_LOGGING)),
             **_protocols(reader),
             **served(reader, environ),
@@ -177,6 +180,22 @@ class Settings:
                 "must include authorization while ECHO_INSPECT_TOKEN is set"
             )
         return self
+
+    @property
+    def prometheus_metrics(self) -> bool:
+        """True when requests are counted for /metrics (OTEL_METRICS_EXPORTER lists prometheus)."""
+        return self.metrics_enabled and "prometheus" in self.metrics_exporters
+
+    @property
+    def otlp_metrics(self) -> bool:
+        """True when requests are counted for OTLP too (OTEL_METRICS_EXPORTER lists otlp)."""
+        on = self.metrics_enabled and "otlp" in self.metrics_exporters
+        return on and not self.otel_sdk_disabled
+
+    @property
+    def otlp_logs(self) -> bool:
+        """True when every line also goes out as an OTLP LogRecord (OTEL_LOGS_EXPORTER=otlp)."""
+        return self.logs_exporter == "otlp" and not self.otel_sdk_disabled
 
     @property
     def tls(self) -> bool:

@@ -14,10 +14,19 @@ from typing import Any, TypeVar
 
 from opentelemetry.util.re import parse_env_headers
 
-from service.settings.parse import Reader, SettingsError, choice, float_in
+from service.settings.parse import (
+    Reader,
+    SettingsError,
+    choice,
+    float_in,
+    int_in,
+    metrics_exporters,
+)
 
 T = TypeVar("T")
 SIGNALS = ("traces", "metrics", "logs")
+OTLP_PROTOCOLS = ("http/protobuf", "http/json", "grpc")
+_LOGS_EXPORTERS = ("none", "otlp")
 _COMPRESSIONS = ("none", "gzip", "deflate")
 
 
@@ -83,3 +92,25 @@ def _url(raw: str) -> str:
 
 def _headers(raw: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(parse_env_headers(raw, liberal=True).items())) if raw else ()
+
+
+def otlp_signals(reader: Reader, otlp_protocol: str) -> dict[str, Any]:
+    """The OTLP protocol of each signal, OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER."""
+    protocols = choice(OTLP_PROTOCOLS)
+    return dict(
+        otlp_traces_protocol=reader.get(
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", otlp_protocol, protocols
+        ),
+        metrics_exporters=reader.get("OTEL_METRICS_EXPORTER", "prometheus", metrics_exporters),
+        otlp_metrics_protocol=reader.get(
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", otlp_protocol, protocols
+        ),
+        metric_export_interval_millis=reader.get(
+            "OTEL_METRIC_EXPORT_INTERVAL", "60000", int_in(100, 86_400_000)
+        ),
+        metric_export_timeout_millis=reader.get(
+            "OTEL_METRIC_EXPORT_TIMEOUT", "30000", int_in(100, 86_400_000)
+        ),
+        logs_exporter=reader.get("OTEL_LOGS_EXPORTER", "none", choice(_LOGS_EXPORTERS)),
+        otlp_logs_protocol=reader.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", otlp_protocol, protocols),
+    )

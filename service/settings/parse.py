@@ -9,6 +9,7 @@ from typing import TypeVar
 T = TypeVar("T")
 URL_TEMPLATE_FIELDS = frozenset({"trace_id", "span_id", "uuid", "project"})
 PROPAGATORS = ("gcp_trace", "tracecontext", "baggage", "none")  # the installed ones
+METRICS_EXPORTERS = ("prometheus", "otlp", "none")
 
 
 class SettingsError(ValueError):
@@ -139,3 +140,14 @@ def non_empty(raw: str) -> str:
     if not raw:
         raise ValueError("must not be empty")
     return raw
+
+
+def metrics_exporters(raw: str) -> tuple[str, ...]:
+    """OTEL_METRICS_EXPORTER: a list of prometheus and otlp, or none alone."""
+    names = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    unknown = [name for name in names if name not in METRICS_EXPORTERS]
+    if unknown or not names:
+        raise ValueError(f"must be a list of {', '.join(METRICS_EXPORTERS)}")
+    if "none" in names and len(names) > 1:
+        raise ValueError("none cannot be listed with another exporter")
+    return tuple(name for name in names if name != "none")

@@ -38,7 +38,10 @@ ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
 class CloudTraceFields:
-    """Adds Cloud Logging's trace correlation fields and labels to every line.
+    """Adds the trace correlation fields and Cloud Logging's labels to every line.
+
+    `trace_id`, `span_id` and `trace_flags` (hex) on every line written in a span,
+    and Cloud Logging's own trace fields beside them.
 
     `logging.googleapis.com/trace` is written only as `projects/P/traces/T`:
     until the project is known the field is left out (a bare id correlates with
@@ -81,6 +84,10 @@ class CloudTraceFields:
     def __call__(self, _: WrappedLogger, __: str, event: EventDict) -> EventDict:
         ids = traceids.current()
         if ids is not None:
+            # OpenTelemetry's trace context in non-OTLP log formats, project or not.
+            event["trace_id"] = ids.trace_id
+            event["span_id"] = ids.span_id
+            event["trace_flags"] = f"{ids.flags:02x}"
             if self._prefix:
                 event[TRACE] = self._prefix + ids.trace_id
             event[SPAN] = ids.span_id

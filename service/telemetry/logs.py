@@ -20,7 +20,7 @@ from service.exchange.identity import Identity
 from service.exchange.outcome import DownstreamCall, Outcome, Record
 from service.exchange.pipeline import on_finish
 from service.settings import Settings
-from service.telemetry import credentials, logbounds, logfields, logwriter, redact
+from service.telemetry import credentials, logbounds, logfields, logwriter, otlplogs, redact
 
 LOG_STREAM = "ECHOSCOPE_LOG_STREAM"  # app.config key: where lines go (stdout by default)
 _WRITER = "echoscope.log_writer"
@@ -51,6 +51,8 @@ def _configure(settings: Settings, stream: Sink) -> Any:
         logging.getLevelNamesMapping()[settings.log_level]
     )
     chain = [*logfields.pre_chain(), logfields.message_renamer()]
+    if settings.otlp_logs:
+        chain.append(otlplogs.emitter)
     chain.append(logfields.renderer(settings.log_format))
     if settings.log_format == "json":
         factory: Any = structlog.BytesLoggerFactory(stream)  # type: ignore[arg-type]
@@ -103,6 +105,7 @@ def line_builder(settings: Settings) -> Callable[[Outcome], ExchangeLine]:
 def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], None]:
     as_fragment = settings.log_format == "json"
     build = line_builder(settings)
+    otlp = settings.otlp_logs
 
     def write(outcome: Outcome) -> None:
         if outcome.excluded:
@@ -114,6 +117,8 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
         extra: dict[str, Any] = {"calls": line.calls} if line.calls else {}
         if line.websocket:
             extra["websocket"] = line.websocket
+        if otlp:  # what the LogRecord says besides the line, taken off before rendering
+            extra[otlplogs.EXCHANGE] = otlplogs.exchange_fields(outcome, line.encoded_request)
         logger.log(
             level,
             line.message,

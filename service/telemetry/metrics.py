@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 
 from flask import Flask, Response, g, request
+from opentelemetry.sdk.resources import Resource
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -28,7 +29,7 @@ from service.exchange import pipeline, routing
 from service.exchange.identity import Identity
 from service.exchange.outcome import Outcome
 from service.settings import Settings
-from service.telemetry import promfiles
+from service.telemetry import promfiles, targetinfo
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 SIZE_BUCKETS = (0, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216)
@@ -38,10 +39,12 @@ _LABELS = (
     "http_response_status_code",
     "url_scheme",
     "error_type",
+    "network_protocol_version",
 )
 _CLIENT_LABELS = (
     "http_request_method",
     "server_address",
+    "server_port",
     "http_response_status_code",
     "error_type",
 )
@@ -95,7 +98,7 @@ def create_instruments(identity: Identity, multiprocess_mode: bool) -> Instrumen
         active=Gauge(
             "http_server_active_requests",
             "Number of active HTTP server requests.",
-            ("http_request_method",),
+            ("http_request_method", "url_scheme"),
             registry=registry,
             multiprocess_mode="livesum",
         ),
@@ -130,9 +133,10 @@ def _websocket_messages(registry: CollectorRegistry) -> Counter:
     )
 
 
-def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
+def init_app(app: Flask, settings: Settings, identity: Identity, resource: Resource) -> None:
     """Time every request and serve /metrics (Prometheus text, or OpenMetrics on request)."""
     instruments = create_instruments(identity, settings.multiprocess)
+    targetinfo.gauge(instruments.registry, resource)
     app.extensions["echoscope.metrics"] = instruments
     routing.add_strict_rule(
         app,
@@ -141,7 +145,7 @@ def init_app(app: Flask, settings: Settings, identity: Identity) -> None:
         _metrics_view(instruments, settings.multiprocess),
         routing.READ,
     )
-    if not settings.metrics_enabled:
+    if not settings.prometheus_metrics:
         return
     active = _ActiveRequests(instruments.active)
     app.before_request(active.enter)
@@ -153,10 +157,19 @@ class _ActiveRequests:
     """http_server_active_requests: up when a request starts, down however it ends."""
 
     def __init__(self, gauge: Gauge) -> None:
-        self._children = {method: gauge.labels(method) for method in _METHOD_LABELS}
+        self._gauge = gauge
+        self._children = {
+            (method, scheme): gauge.labels(method, scheme)
+            for method in _METHOD_LABELS
+            for scheme in ("http", "https")
+        }
 
     def enter(self) -> None:
-        child = self._children[pipeline.current().method]
+        current = pipeline.current()
+        key = (current.method, current.request.scheme)
+        child = self._children.get(key)
+        if child is None:  # a scheme set by a trusted proxy: one lookup
+            child = self._gauge.labels(*key)
         child.inc()
         g.active_request = child
 
@@ -182,6 +195,7 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], 
             str(outcome.status),
             outcome.record["scheme"],
             error_type(outcome),
+            outcome.protocol_version,
         )
         series = children.get(labels)
         if series is None:
@@ -197,8 +211,9 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], 
         series[2].observe(outcome.response_size)
         for call in outcome.calls:
             status = str(call.status) if call.status is not None else ""
+            port = str(call.server_port) if call.server_port else ""
             instruments.client_duration.labels(
-                call.method, call.server_address, status, call.error_type
+                call.method, call.server_address, port, status, call.error_type
             ).observe(call.duration)
         if outcome.websocket is not None:
             instruments.websocket_messages.labels("received").inc(
@@ -210,10 +225,8 @@ def _observer(instruments: Instruments, exemplars: bool) -> Callable[[Outcome], 
 
 
 def error_type(outcome: Outcome) -> str:
-    """OpenTelemetry's `error.type`: the exception's type, the fault asked for, a 5xx, or ""."""
-    if outcome.error_type or outcome.fault:
-        return outcome.error_type or outcome.fault
-    return str(outcome.status) if outcome.status >= 500 else ""
+    """OpenTelemetry's `error.type`: the exception's type, the status code of a 5xx, or ""."""
+    return outcome.semconv_error_type
 
 
 def _metrics_view(instruments: Instruments, multiprocess_mode: bool) -> Callable[[], Response]:

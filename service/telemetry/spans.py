@@ -47,8 +47,8 @@ def finisher(settings: Settings) -> Callable[[Outcome], None]:
         if referer:
             span.set_attribute(_REFERER, [redact.url(value, query_names) for value in referer])
         _split_server_address(span, attributes.get("server.address"))
-        if outcome.route == routing.UNMATCHED:
-            span.update_name(f"{outcome.method} {routing.UNMATCHED}")
+        if not outcome.route:  # no rule matched: `{METHOD}`, and no http.route
+            span.update_name(routing.span_name(outcome.method, outcome.route))
         sessions.add_to_span(span, outcome.websocket)
 
     return finish
@@ -57,8 +57,10 @@ def finisher(settings: Settings) -> Callable[[Outcome], None]:
 def _add_response_attributes(span: trace.Span, outcome: Outcome) -> None:
     # What the instrumentation's WSGI wrapper (un-wrapped in init_app) would set.
     span.set_attribute("http.response.status_code", outcome.status)
+    error = outcome.semconv_error_type  # the same on the metric and the log record
+    if error:
+        span.set_attribute("error.type", error)
     if outcome.status >= 500:
-        span.set_attribute("error.type", outcome.error_type or str(outcome.status))
         span.set_status(trace.Status(trace.StatusCode.ERROR))
 
 

@@ -13,7 +13,7 @@ MakeServer = Callable[..., Server]
 
 @contextmanager
 def _servers() -> Iterator[MakeServer]:
-    """make(env, workers): echoscope on a free port, ready; all it started stopped on exit."""
+    """make(env, workers[, app]): echoscope on a free port, ready; all it started stopped on exit."""
     started: list[Server] = []
 
     def make(
@@ -21,8 +21,9 @@ def _servers() -> Iterator[MakeServer]:
         workers: int = 1,
         ca: str | None = None,
         client: tuple[str, str] | None = None,
+        app: str = "service.wsgi:app",
     ) -> Server:
-        server = Server(env or {}, workers, ca, client)
+        server = Server(env or {}, workers, ca, client, app)
         started.append(server)  # before waiting: a server that never gets ready is stopped too
         server.wait_ready()
         return server

@@ -89,17 +89,19 @@ def send(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type
 class Listener:
     """A ThreadingHTTPServer on 127.0.0.1:0 answering every request with `answer`."""
 
-    def __init__(self, answer: Answer | None = None) -> None:
+    def __init__(
+        self, answer: Answer | None = None, address: tuple[str, int] = ("127.0.0.1", 0)
+    ) -> None:
         self.answer = answer or json_answer()
         self.received: list[Received] = []
         self.connections = 0
         self.bytes_sent = 0
         self.stopped = threading.Event()
         self.closed_by_peer = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), self._handler())
+        self._server = _Server(address, self._handler())
         self._server.listener = self
         self.port = int(self._server.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{address[0]}:{self.port}"
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

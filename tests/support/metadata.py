@@ -20,6 +20,17 @@ _FACTS = {
     "/computeMetadata/v1/project/project-id": PROJECT,
 }
 _IDENTITY = "/computeMetadata/v1/instance/service-accounts/default/identity"
+_ROOT = "/computeMetadata/v1/"
+# What `?recursive=true` answers on Cloud Run (the parts Google's resource detector reads).
+_RECURSIVE = {
+    "instance": {
+        "id": INSTANCE_ID,
+        "region": f"projects/123456789/regions/{REGION}",
+        "zone": f"projects/123456789/zones/{REGION}-1",
+        "attributes": {},
+    },
+    "project": {"projectId": PROJECT, "numericProjectId": 123456789},
+}
 
 
 def _segment(value: dict[str, object]) -> str:
@@ -44,15 +55,18 @@ def id_token(audience: str, lifetime: int = 3600) -> str:
 class MetadataServer(Listener):
     """Answers the instance facts and identity tokens; 403 without Metadata-Flavor: Google."""
 
-    def __init__(self, token_lifetime: int = 3600) -> None:
+    def __init__(
+        self, token_lifetime: int = 3600, address: tuple[str, int] = ("127.0.0.1", 0)
+    ) -> None:
         self.token_lifetime = token_lifetime
         self.tokens: list[str] = []
-        super().__init__(self._answer)
+        super().__init__(self._answer, address)
+        self._address = address[0]
 
     @property
     def host(self) -> str:
         """The value for GCE_METADATA_HOST."""
-        return f"127.0.0.1:{self.port}"
+        return f"{self._address}:{self.port}"
 
     def identity_requests(self) -> list[Received]:
         """The ID token requests received so far."""
@@ -70,5 +84,9 @@ class MetadataServer(Listener):
             send(handler, 200, token.encode(), "text/html")
         elif url.path in _FACTS:
             send(handler, 200, _FACTS[url.path].encode(), "application/text")
+        elif url.path == _ROOT and parse_qs(url.query).get("recursive") == ["true"]:
+            send(handler, 200, json.dumps(_RECURSIVE).encode(), "application/json")
+        elif url.path == f"{_ROOT}instance/":
+            send(handler, 200, b"attributes/\nid\nregion\nzone\n", "application/text")
         else:
             send(handler, 404, b"Not Found", "text/html")

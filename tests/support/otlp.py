@@ -1,94 +1,65 @@
-"""A real OTLP/HTTP receiver on 127.0.0.1: decodes ExportTraceServiceRequest with opentelemetry-proto.
+"""A real OTLP receiver on 127.0.0.1: traces, metrics and logs over OTLP/HTTP and OTLP/gRPC.
 
-Both OTLP/HTTP encodings, by Content-Type: binary protobuf, and the OTLP JSON
-mapping, parsed into the same protobuf message (strict: an unknown field or a
-wrong type fails the request with 400), so a test compares them exactly.
+OTLP/HTTP on `endpoint` (POST /v1/traces, /v1/metrics, /v1/logs; binary
+protobuf or OTLP JSON by Content-Type) and, once `grpc_endpoint` is asked for,
+OTLP/gRPC through grpcio's server with opentelemetry-proto's service
+definitions. Everything decoded lands in `spans`, `logs` and `points`.
+`down()` closes the HTTP port (a collector that went away), `up()` opens the
+same port again; `hang=True` accepts requests and never answers.
 """
 
 from __future__ import annotations
 
-import base64
 import gzip
-import json
 import threading
 import time
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
+from google.protobuf.message import Message
+
+from tests.support.otlpdecode import (
+    ReceivedLog,
+    ReceivedPoint,
+    ReceivedSpan,
+    decode,
+    decode_json,
+    logs_of,
+    points_of,
+    spans_of,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
-
-
-def decode_json(body: bytes) -> ExportTraceServiceRequest:
-    """OTLP JSON -> the protobuf message (OTLP JSON ids are hex; proto3 JSON's bytes are base64)."""
-    request = json.loads(body)
-    for resource_spans in request.get("resourceSpans", []):
-        for scope_spans in resource_spans.get("scopeSpans", []):
-            for span in scope_spans.get("spans", []):
-                _ids_to_base64(span)
-                for link in span.get("links", []):
-                    _ids_to_base64(link)
-    return json_format.ParseDict(request, ExportTraceServiceRequest())
-
-
-def _ids_to_base64(item: dict[str, Any]) -> None:
-    for key in _ID_FIELDS:
-        if key in item:
-            item[key] = base64.b64encode(bytes.fromhex(item[key])).decode("ascii")
-
-
-def _value(value: AnyValue) -> Any:
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return [_value(item) for item in value.array_value.values]
-    return getattr(value, kind) if kind else None
-
-
-class ReceivedSpan:
-    """One span as the receiver decoded it, with its resource's attributes."""
-
-    def __init__(self, span: Any, resource: dict[str, Any]) -> None:
-        self.name: str = span.name
-        self.kind: int = span.kind
-        self.trace_id = span.trace_id.hex()
-        self.span_id = span.span_id.hex()
-        self.parent_span_id = span.parent_span_id.hex()
-        self.attributes = {kv.key: _value(kv.value) for kv in span.attributes}
-        self.events = [
-            (event.name, {kv.key: _value(kv.value) for kv in event.attributes})
-            for event in span.events
-        ]
-        self.resource = resource
-        self.start_time_unix_nano: int = span.start_time_unix_nano
-        self.end_time_unix_nano: int = span.end_time_unix_nano
-        self.events = [
-            (event.name, {kv.key: _value(kv.value) for kv in event.attributes})
-            for event in span.events
-        ]
+__all__ = ["OtlpReceiver", "ReceivedLog", "ReceivedPoint", "ReceivedSpan", "decode_json"]
+T = TypeVar("T")
+_PATHS = {"/v1/traces": "traces", "/v1/metrics": "metrics", "/v1/logs": "logs"}
 
 
 class OtlpReceiver:
-    """Accepts POST /v1/traces; `hang=True` makes it never answer (a stuck collector)."""
+    """Accepts every OTLP signal; see the module docstring."""
 
     def __init__(self, hang: bool = False) -> None:
         self.spans: list[ReceivedSpan] = []
+        self.logs: list[ReceivedLog] = []
+        self.points: list[ReceivedPoint] = []
         self.requests = 0
         self.content_types: list[str] = []
+        self.signals: list[str] = []  # the signal of each request, in arrival order
         self._lock = threading.Lock()
         self._hang = threading.Event()
         if hang:
             self._hang.set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = self._serve(0)
+        self.port = self._server.server_address[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._grpc: Any = None
+
+    def _serve(self, port: int) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
@@ -99,16 +70,21 @@ class OtlpReceiver:
                 if receiver._hang.is_set():
                     time.sleep(60)
                     return
+                signal = _PATHS.get(self.path)
+                if signal is None:
+                    self.send_error(404)
+                    return
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
                 content_type = self.headers.get("Content-Type", "")
                 try:
-                    receiver._accept(body, content_type)
+                    message = decode(signal, body, content_type)
                 except (ValueError, json_format.ParseError) as error:
                     self.send_error(400, str(error))
                     return
+                receiver.accept(signal, message, content_type)
                 as_json = content_type == "application/json"
-                reply = b"{}" if as_json else ExportTraceServiceResponse().SerializeToString()
+                reply = b"{}" if as_json else b""  # an empty Export*ServiceResponse
                 self.send_response(200)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(reply)))
@@ -120,45 +96,99 @@ class OtlpReceiver:
 
         return Handler
 
-    def _accept(self, body: bytes, content_type: str) -> None:
-        if content_type == "application/json":
-            message = decode_json(body)
-        elif content_type == "application/x-protobuf":
-            message = ExportTraceServiceRequest.FromString(body)
-        else:
-            raise ValueError(f"unexpected Content-Type {content_type!r}")
-        spans = []
-        for resource_spans in message.resource_spans:
-            resource = {kv.key: _value(kv.value) for kv in resource_spans.resource.attributes}
-            for scope_spans in resource_spans.scope_spans:
-                spans.extend(ReceivedSpan(span, resource) for span in scope_spans.spans)
+    def accept(self, signal: str, message: Message, content_type: str) -> None:
+        """Keep what one export request carried."""
         with self._lock:
             self.requests += 1
             self.content_types.append(content_type)
-            self.spans.extend(spans)
+            self.signals.append(signal)
+            if signal == "traces":
+                self.spans.extend(spans_of(message))
+            elif signal == "logs":
+                self.logs.extend(logs_of(message))
+            else:
+                self.points.extend(points_of(message))
 
-    def env(self, protocol: str = "http/protobuf") -> dict[str, str]:
-        """The settings that make echoscope export to this receiver, quickly."""
-        return {
-            "OTEL_TRACES_EXPORTER": "otlp",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": self.endpoint,
+    @property
+    def grpc_endpoint(self) -> str:
+        """An OTLP/gRPC server on another port, started on first use."""
+        if self._grpc is None:
+            from tests.support.otlpgrpc import serve
+
+            self._grpc = serve(self)
+        return f"http://127.0.0.1:{self._grpc.port}"
+
+    def env(
+        self, protocol: str = "http/protobuf", signals: Sequence[str] = ("traces",)
+    ) -> dict[str, str]:
+        """The settings that make echoscope export `signals` to this receiver, quickly."""
+        endpoint = self.grpc_endpoint if protocol == "grpc" else self.endpoint
+        env = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
             "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
             "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "OTEL_BLRP_SCHEDULE_DELAY": "100",
+            "OTEL_METRIC_EXPORT_INTERVAL": "500",
         }
+        if "traces" in signals:
+            env["OTEL_TRACES_EXPORTER"] = "otlp"
+        if "metrics" in signals:
+            env["OTEL_METRICS_EXPORTER"] = "prometheus,otlp"
+        if "logs" in signals:
+            env["OTEL_LOGS_EXPORTER"] = "otlp"
+        return env
 
     def wait_for(self, count: int, timeout: float = 10, **match: Any) -> list[ReceivedSpan]:
-        """Poll until `count` spans whose attributes named in `match` equal those values arrived."""
+        """Poll until `count` spans whose fields named in `match` equal those values arrived."""
+        return self._wait(lambda: self.spans, count, timeout, match, "spans")
+
+    def wait_for_logs(self, count: int, timeout: float = 10, **match: Any) -> list[ReceivedLog]:
+        """Poll until `count` log records matching `match` arrived."""
+        return self._wait(lambda: self.logs, count, timeout, match, "log records")
+
+    def _wait(
+        self,
+        items: Callable[[], list[T]],
+        count: int,
+        timeout: float,
+        match: dict[str, Any],
+        what: str,
+    ) -> list[T]:
         deadline = time.monotonic() + timeout
-        found: list[ReceivedSpan] = []
+        found: list[T] = []
         while time.monotonic() < deadline:
             with self._lock:
-                found = [s for s in self.spans if all(getattr(s, k) == v for k, v in match.items())]
+                found = [i for i in items() if all(getattr(i, k) == v for k, v in match.items())]
             if len(found) >= count:
                 return found
             time.sleep(0.05)
-        raise AssertionError(f"{len(found)} of {count} spans matching {match} after {timeout}s")
+        raise AssertionError(f"{len(found)} of {count} {what} matching {match} after {timeout}s")
+
+    def latest_points(self, name: str) -> list[ReceivedPoint]:
+        """The newest data point of each series of metric `name` (cumulative: the totals)."""
+        newest: dict[tuple[Any, ...], ReceivedPoint] = {}
+        with self._lock:
+            points = [point for point in self.points if point.name == name]
+        for point in points:
+            key = (
+                point.resource.get("service.instance.id"),
+                tuple(sorted(point.attributes.items())),
+            )
+            if key not in newest or point.time_unix_nano >= newest[key].time_unix_nano:
+                newest[key] = point
+        return list(newest.values())
+
+    def down(self) -> None:
+        """Close the HTTP port: exporters get connection refused."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def up(self) -> None:
+        """Listen on the same HTTP port again."""
+        self._server = self._serve(self.port)
 
     def close(self) -> None:
         self._hang.clear()
-        self._server.shutdown()
-        self._server.server_close()
+        self.down()
+        if self._grpc is not None:
+            self._grpc.stop()

@@ -35,6 +35,7 @@ class Server:
         workers: int,
         ca: str | None = None,
         client: tuple[str, str] | None = None,
+        app: str = "service.wsgi:app",
     ) -> None:
         self.port = free_port()
         self.ca = ca  # with a CA: the server speaks HTTPS with a certificate it issued
@@ -46,7 +47,7 @@ class Server:
         full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(GUNICORN), "-c", "config/gunicorn.conf.py", "service.wsgi:app"],
+                [str(GUNICORN), "-c", "config/gunicorn.conf.py", app],
                 cwd=ROOT,
                 env=full_env,
                 stdout=log,

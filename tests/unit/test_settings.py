@@ -64,6 +64,17 @@ PARSED = [
     ("ECHO_LOGS_URL_TEMPLATE", "https://logs.example/?q={uuid}&p={project}&s={span_id}",
      "logs_url_template", "https://logs.example/?q={uuid}&p={project}&s={span_id}"),
     ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", "otlp_traces_protocol", "http/json"),
+    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "otlp_traces_protocol", "grpc"),
+    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "otlp_metrics_protocol", "grpc"),
+    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "otlp_logs_protocol", "grpc"),
+    ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json", "otlp_metrics_protocol", "http/json"),
+    ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "GRPC", "otlp_logs_protocol", "grpc"),
+    ("OTEL_METRICS_EXPORTER", "prometheus, otlp", "metrics_exporters", ("prometheus", "otlp")),
+    ("OTEL_METRICS_EXPORTER", "otlp", "metrics_exporters", ("otlp",)),
+    ("OTEL_METRICS_EXPORTER", "none", "metrics_exporters", ()),
+    ("OTEL_LOGS_EXPORTER", "otlp", "logs_exporter", "otlp"),
+    ("OTEL_METRIC_EXPORT_INTERVAL", "500", "metric_export_interval_millis", 500),
+    ("OTEL_METRIC_EXPORT_TIMEOUT", "2000", "metric_export_timeout_millis", 2000),
     ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "HTTP/JSON", "otlp_traces_protocol", "http/json"),
     ("ECHO_LOG_ECHO_BODY", "copy", "log_echo_body", "copy"),
     ("ECHO_HEADER_TIMEOUT_SECONDS", "2.5", "header_timeout_seconds", 2.5),
@@ -113,7 +124,13 @@ BAD = [
     ("ECHO_TRACE_URL_TEMPLATE", "http://t.example/{trace_id:>40}"),
     ("ECHO_LOGS_URL_TEMPLATE", "https://l.example/{uuid"),
     ("ECHO_LOGS_URL_TEMPLATE", "https://l.example/{0}"),
-    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"),
+    ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "udp"),
+    ("OTEL_METRICS_EXPORTER", "statsd"),
+    ("OTEL_METRICS_EXPORTER", "none,otlp"),
+    ("OTEL_LOGS_EXPORTER", "console"),
+    ("OTEL_METRIC_EXPORT_INTERVAL", "soon"),
+    ("OTEL_METRIC_EXPORT_TIMEOUT", "0"),
     ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/xml"),
     ("ECHO_LOG_ECHO_BODY", "none"),
     ("ECHO_HEADER_TIMEOUT_SECONDS", "0"),
@@ -267,6 +284,36 @@ def test_an_accepted_propagator_can_be_built(name: str) -> None:
         assert "OTEL_PROPAGATORS" in str(error)
         return
     assert tracing.create_propagator(settings.propagators) is not None
+
+
+def test_per_signal_protocols_override_the_common_one() -> None:
+    settings = Settings.from_env(
+        {
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "http/json",
+        }
+    )
+    protocols = (settings.otlp_traces_protocol, settings.otlp_metrics_protocol)
+    assert (*protocols, settings.otlp_logs_protocol) == ("grpc", "http/json", "grpc")
+
+
+def test_which_metrics_and_logs_go_where() -> None:
+    default = Settings.from_env({})
+    assert (default.prometheus_metrics, default.otlp_metrics, default.otlp_logs) == (
+        True,
+        False,
+        False,
+    )
+    both = Settings.from_env(
+        {"OTEL_METRICS_EXPORTER": "otlp,prometheus", "OTEL_LOGS_EXPORTER": "otlp"}
+    )
+    assert (both.prometheus_metrics, both.otlp_metrics, both.otlp_logs) == (True, True, True)
+    only = Settings.from_env({"OTEL_METRICS_EXPORTER": "otlp"})
+    assert (only.prometheus_metrics, only.otlp_metrics) == (False, True)
+    disabled = Settings.from_env(
+        {**dict.fromkeys(["OTEL_SDK_DISABLED"], "true"), "OTEL_LOGS_EXPORTER": "otlp"}
+    )
+    assert not disabled.otlp_logs
 
 
 def test_env_vars_are_the_echo_env_prefix_only_sorted() -> None:

@@ -35,7 +35,13 @@ PROVISIONING = CONFIG / "grafana" / "provisioning"
 CLOUD_RUN = CONFIG / "cloudrun"
 YAML_FILES = sorted(p for p in CONFIG.rglob("*") if p.suffix in (".yml", ".yaml"))
 # Ports the images listen on by default; echoscope's comes from its PORT.
-IMAGE_PORTS = {"prometheus": {9090}, "grafana": {3000}, "jaeger": {16686, 4317, 4318}}
+IMAGE_PORTS = {  # first match wins: grafana/loki before grafana/grafana
+    "loki": {3100},
+    "opentelemetry-collector": {4317, 4318, 13133},
+    "prometheus": {9090},
+    "grafana": {3000},
+    "jaeger": {16686, 4317, 4318},
+}
 PANEL_TYPES = {"row", "timeseries", "stat", "table", "gauge", "bargauge", "text"}
 DEPRECATED_PANEL_TYPES = {"graph", "singlestat", "table-old", "grafana-piechart-panel"}
 TRACE_DATASOURCES = {"jaeger", "tempo"}
@@ -170,14 +176,41 @@ def test_compose_publishes_the_ports_services_listen_on(compose: dict[str, Any])
         assert port in published.get(name, set()), f"{name} should publish {port}"
 
 
-def test_echoscope_sends_traces_to_the_trace_backend(compose: dict[str, Any]) -> None:
+def _collector_config(compose: dict[str, Any]) -> dict[str, Any]:
+    collector = _service(compose, "opentelemetry-collector")
+    flag = next(arg for arg in collector["command"] if arg.startswith("--config="))
+    mounted = dict((t, s) for s, t in _bind_mounts(collector))
+    return _yaml(CONFIG / mounted[flag.partition("=")[2]])  # type: ignore[no-any-return]
+
+
+def test_echoscope_sends_every_signal_to_the_collector(compose: dict[str, Any]) -> None:
     env = _environment(compose["services"]["echoscope"])
-    assert env["OTEL_TRACES_EXPORTER"] == "otlp"
+    assert env["OTEL_TRACES_EXPORTER"] == env["OTEL_LOGS_EXPORTER"] == "otlp"
+    assert "otlp" in env["OTEL_METRICS_EXPORTER"].split(",")
     endpoint = urlsplit(env["OTEL_EXPORTER_OTLP_ENDPOINT"])
     assert endpoint.port == 4318  # OTLP/HTTP, the SDK's default protocol here
-    backend = compose["services"][endpoint.hostname]
-    assert any(name in backend["image"] for name in TRACE_DATASOURCES)
-    assert 4318 in _listens_on(str(endpoint.hostname), backend)
+    collector = compose["services"][endpoint.hostname]
+    assert "opentelemetry-collector" in collector["image"]
+    receivers = _collector_config(compose)["receivers"]["otlp"]["protocols"]
+    assert receivers["http"]["endpoint"].endswith(":4318")
+
+
+def test_the_collector_passes_each_signal_to_a_compose_backend(compose: dict[str, Any]) -> None:
+    config = _collector_config(compose)
+    pipelines = config["service"]["pipelines"]
+    assert set(pipelines) == {"traces", "metrics", "logs"}
+    backends = {"traces": "jaeger", "metrics": "prometheus", "logs": "loki"}
+    for signal, pipeline in pipelines.items():
+        assert pipeline["receivers"] == ["otlp"]
+        for name in pipeline["processors"]:
+            assert name in config["processors"], name
+        (exporter,) = pipeline["exporters"]
+        endpoint = config["exporters"][exporter]["endpoint"]
+        url = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
+        assert url.hostname == backends[signal]
+        assert url.port in _listens_on(backends[signal], compose["services"][backends[signal]])
+    flags = _service(compose, "prometheus")["command"]
+    assert "--web.enable-otlp-receiver" in flags  # where the metrics pipeline writes
 
 
 def test_prometheus_scrapes_echoscope_where_it_listens(compose: dict[str, Any]) -> None:
@@ -203,7 +236,7 @@ def test_prometheus_keeps_exemplars(compose: dict[str, Any]) -> None:
 
 def _grafana_host_path(compose: dict[str, Any], container_path: str) -> Path:
     """Where a path inside the Grafana container comes from on the host."""
-    for source, target in _bind_mounts(_service(compose, "grafana")):
+    for source, target in _bind_mounts(_service(compose, "grafana/grafana")):
         if container_path == target or container_path.startswith(target.rstrip("/") + "/"):
             return (CONFIG / source / os.path.relpath(container_path, target)).resolve()
     raise AssertionError(f"{container_path} is not mounted into grafana")
@@ -308,6 +341,33 @@ def test_managed_prometheus_sidecar_is_an_option() -> None:
     endpoints = monitoring["spec"]["endpoints"]
     app_port = next(c for c in containers if c.get("ports"))["ports"][0]["containerPort"]
     assert [(e["port"], e.get("path", "/metrics")) for e in endpoints] == [(app_port, "/metrics")]
+
+
+def test_the_collector_sidecar_receives_all_three_signals_and_exports_to_google_cloud() -> None:
+    manifest = _yaml(CLOUD_RUN / "service-with-collector.yaml")
+    spec = manifest["spec"]["template"]["spec"]
+    app = next(c for c in spec["containers"] if c.get("ports"))
+    sidecar = next(c for c in spec["containers"] if "otelcol-google" in c["image"])
+    env = _env_list(app)
+    assert env["OTEL_TRACES_EXPORTER"] == env["OTEL_LOGS_EXPORTER"] == "otlp"
+    assert "otlp" in env["OTEL_METRICS_EXPORTER"].split(",")
+    assert urlsplit(env["OTEL_EXPORTER_OTLP_ENDPOINT"]).hostname == "localhost"
+    mount = sidecar["volumeMounts"][0]["mountPath"]
+    assert f"--config={mount}config.yaml" in sidecar["args"]
+    assert sidecar["image"].rpartition(":")[2][0].isdigit()  # a pinned release
+    config = _yaml(CLOUD_RUN / "collector.yaml")
+    port = urlsplit(env["OTEL_EXPORTER_OTLP_ENDPOINT"]).port
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(f":{port}")
+    pipelines = config["service"]["pipelines"]
+    assert pipelines["traces"]["exporters"] == ["googlecloud"]
+    assert pipelines["logs"]["exporters"] == ["googlecloud"]
+    assert pipelines["metrics"]["exporters"] == ["googlemanagedprometheus"]
+    dependencies = json.loads(
+        manifest["spec"]["template"]["metadata"]["annotations"][
+            "run.googleapis.com/container-dependencies"
+        ]
+    )
+    assert dependencies == {app["name"]: [sidecar["name"]]}  # the Collector first
 
 
 # -- dashboards ------------------------------------------------------------------------------

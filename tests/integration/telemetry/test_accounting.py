@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import requests
@@ -32,7 +33,8 @@ _COUNT_LINE = re.compile(r"^http_server_request_duration_seconds_count\{([^}]*)\
 
 @pytest.fixture(scope="module")
 def busy(receiver: OtlpReceiver, make_module_server: MakeServer) -> Server:
-    return make_module_server({**receiver.env(), "ECHO_THREADS": "8"}, workers=2)
+    signals = ("traces", "metrics", "logs")  # all three exporters on: one of each per exchange
+    return make_module_server({**receiver.env(signals=signals), "ECHO_THREADS": "8"}, workers=2)
 
 
 def duration_count(server: Server, route: str) -> float:
@@ -106,3 +108,41 @@ def test_every_request_is_answered_logged_counted_and_traced(
     assert {s.name for s in spans} == {f"GET {ROUTE}"}  # type: ignore[attr-defined]
     # Both workers served: the counts above were summed across processes.
     assert len(per_worker) == 2, per_worker
+    _one_log_record_and_one_data_point_each(receiver, spans, REQUESTS)
+
+
+def _one_log_record_and_one_data_point_each(
+    receiver: OtlpReceiver, spans: list[Any], requests_made: int
+) -> None:
+    """The OTLP log records and histogram of the same exchanges: one of each per exchange."""
+    span_ids = {span.trace_id: span.span_id for span in spans}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        records = [
+            record
+            for record in list(receiver.logs)
+            if record.trace_id in span_ids and "http.response.status_code" in record.attributes
+        ]
+        counted = sum(
+            point.count
+            for point in receiver.latest_points("http.server.request.duration")
+            if point.attributes.get("http.route") == ROUTE
+        )
+        if len(records) >= requests_made and counted >= requests_made:
+            break
+        time.sleep(0.2)
+    time.sleep(1)  # a duplicate record, or one more export, would arrive now
+    records = [
+        r
+        for r in list(receiver.logs)
+        if r.trace_id in span_ids and r.attributes.get("http.route") == ROUTE
+    ]
+    per_trace = Counter(record.trace_id for record in records)
+    assert set(per_trace) == set(span_ids) and set(per_trace.values()) == {1}
+    assert all(record.span_id == span_ids[record.trace_id] for record in records)
+    points = receiver.latest_points("http.server.request.duration")
+    instances = {
+        p.resource["service.instance.id"] for p in points if p.attributes.get("http.route") == ROUTE
+    }
+    assert len(instances) == 2  # each worker pushed its own series
+    assert sum(p.count for p in points if p.attributes.get("http.route") == ROUTE) == requests_made

@@ -209,6 +209,7 @@ def test_client_duration_is_observed_with_bounded_labels(
     labels = {
         "http_request_method": "GET",
         "server_address": "127.0.0.1",
+        "server_port": str(downstream.port),
         "http_response_status_code": "503",
         "error_type": "503",
     }

@@ -142,6 +142,7 @@ def test_log_latency_equals_the_histogram_observation(echo: Echo) -> None:
         "http_response_status_code": "201",
         "url_scheme": "http",
         "error_type": "",
+        "network_protocol_version": "1.1",
     }
     observed = echo.registry.get_sample_value("http_server_request_duration_seconds_sum", labels)
     assert observed is not None

@@ -26,6 +26,7 @@ HTTP_LABELS = {
     "http_response_status_code",
     "url_scheme",
     "error_type",
+    "network_protocol_version",
 }
 SPEC_DURATION_BUCKETS = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
@@ -40,6 +41,7 @@ def _labels(method: str, route: str, status: int, error_type: str | None = None)
         "http_response_status_code": str(status),
         "url_scheme": "http",
         "error_type": (str(status) if status >= 500 else "") if error_type is None else error_type,
+        "network_protocol_version": "1.1",  # the test client's HTTP/1.1
     }
 
 
@@ -93,12 +95,12 @@ def test_duration_buckets_are_those_of_the_spec(echo: Echo) -> None:
     assert buckets == [str(bound) for bound in SPEC_DURATION_BUCKETS] + ["+Inf"]
 
 
-def test_active_requests_is_a_gauge_by_method(echo: Echo) -> None:
+def test_active_requests_is_a_gauge_by_method_and_scheme(echo: Echo) -> None:
     echo.client.get("/anything")
     (family,) = [family for family in echo.registry.collect() if family.name == ACTIVE]
     assert family.type == "gauge"
     assert {frozenset(sample.labels) for sample in family.samples} == {
-        frozenset({"http_request_method"})
+        frozenset({"http_request_method", "url_scheme"})
     }
 
 
@@ -267,13 +269,20 @@ def test_active_requests_counts_the_request_in_flight(echo: Echo) -> None:
     seen: list[float | None] = []
 
     def inside() -> str:
-        seen.append(echo.registry.get_sample_value(ACTIVE, {"http_request_method": "PUT"}))
+        seen.append(
+            echo.registry.get_sample_value(
+                ACTIVE, {"http_request_method": "PUT", "url_scheme": "http"}
+            )
+        )
         return "ok"
 
     echo.app.add_url_rule("/inside", "inside", inside, methods=["PUT"])
     echo.client.put("/inside")
     assert seen == [1.0]
-    assert echo.registry.get_sample_value(ACTIVE, {"http_request_method": "PUT"}) == 0.0
+    assert (
+        echo.registry.get_sample_value(ACTIVE, {"http_request_method": "PUT", "url_scheme": "http"})
+        == 0.0
+    )
 
 
 def test_active_requests_back_to_zero_after_an_exception(echo: Echo) -> None:
@@ -282,7 +291,10 @@ def test_active_requests_back_to_zero_after_an_exception(echo: Echo) -> None:
 
     echo.app.add_url_rule("/boom", "boom", boom)
     echo.client.get("/boom")
-    assert echo.registry.get_sample_value(ACTIVE, {"http_request_method": "GET"}) == 0.0
+    assert (
+        echo.registry.get_sample_value(ACTIVE, {"http_request_method": "GET", "url_scheme": "http"})
+        == 0.0
+    )
 
 
 # --- exposition ----------------------------------------------------------------------------
@@ -362,3 +374,15 @@ def test_a_metrics_file_still_empty_does_not_fail_the_scrape(tmp_path: Path) -> 
     SettledFilesCollector(registry, path=str(tmp_path))
     samples = [s for family in registry.collect() for s in family.samples]
     assert [(s.name, s.value) for s in samples] == [("c_total", 3.0)]
+
+
+# --- target_info ---------------------------------------------------------------------------
+
+
+def test_target_info_is_the_resource_without_the_worker(make_echo: MakeEcho) -> None:
+    echo = make_echo({"OTEL_SERVICE_NAME": "echo-ti"})
+    (sample,) = _samples(echo, "target_info")
+    assert sample.value == 1.0
+    assert sample.labels["service_name"] == "echo-ti"
+    assert sample.labels["telemetry_sdk_language"] == "python"
+    assert "service_instance_id" not in sample.labels

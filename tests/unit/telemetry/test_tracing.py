@@ -96,7 +96,22 @@ def test_unhandled_exception_marks_the_span_as_error(echo: Echo) -> None:
 
     echo.app.add_url_rule("/boom", "boom", boom)
     echo.client.get("/boom")
-    assert echo.span().status.status_code is StatusCode.ERROR
+    span = echo.span()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes is not None and span.attributes["error.type"] == "RuntimeError"
+    assert span.attributes["http.response.status_code"] == 500
+    (event,) = span.events
+    assert event.name == "exception" and event.attributes is not None
+    assert event.attributes["exception.type"] == "RuntimeError"
+    assert event.attributes["exception.message"] == "boom"
+    assert "raise RuntimeError" in str(event.attributes["exception.stacktrace"])
+
+
+def test_a_5xx_without_an_exception_keeps_the_status_as_error_type(echo: Echo) -> None:
+    echo.client.get("/status/503")
+    span = echo.span()
+    assert span.attributes is not None and span.attributes["error.type"] == "503"
+    assert not span.events
 
 
 # --- parents -----------------------------------------------------------------------------

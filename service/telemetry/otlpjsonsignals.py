@@ -1,0 +1,146 @@
+"""OTLP/HTTP with the JSON encoding for metrics and log records (`..._PROTOCOL=http/json`).
+
+As for spans (otlpjson), echoscope's sender (otlphttp) posts the body to the
+destination the settings read from the standard variables. Log records are
+written straight to OTLP JSON with orjson, one per exchange; metrics, sent
+once per export interval, go through the SDK's own protobuf encoder and
+protobuf's JSON mapping, with the two differences OTLP JSON makes: trace and
+span ids in hex, enums as integers. Metrics are cumulative, as /metrics counts.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from google.protobuf import json_format
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from service.telemetry.otlphttp import JsonSender
+from service.telemetry.otlpjson import JsonObject, attributes, value
+
+
+class OTLPJsonMetricExporter(MetricExporter):
+    """OTLP/HTTP with the JSON encoding for metrics, posted by echoscope's sender."""
+
+    def __init__(self, sender: JsonSender) -> None:
+        super().__init__()  # cumulative temporality, the default aggregations
+        self._sender = sender
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        """Encode the metrics as OTLP JSON and post them."""
+        ok = self._sender.send(encode_metrics_json(metrics_data))
+        return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        """Nothing is held here."""
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        """No more exports; a retry waiting now gives up."""
+        self._sender.shutdown()
+
+
+class OTLPJsonLogExporter(LogRecordExporter):
+    """OTLP/HTTP with the JSON encoding for log records, encoded with orjson."""
+
+    def __init__(self, sender: JsonSender) -> None:
+        self._sender = sender
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        """Encode the batch as OTLP JSON and post it."""
+        ok = self._sender.send(encode_logs(batch))
+        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Nothing is held here."""
+        return True
+
+    def shutdown(self) -> None:
+        """No more exports; a retry waiting now gives up."""
+        self._sender.shutdown()
+
+
+def encode_metrics_json(metrics_data: MetricsData) -> bytes:
+    """An ExportMetricsServiceRequest in the OTLP JSON encoding."""
+    message = json_format.MessageToDict(
+        encode_metrics(metrics_data),
+        use_integers_for_enums=True,
+        always_print_fields_with_no_presence=False,
+    )
+    for resource_metrics in message.get("resourceMetrics", ()):
+        for scope_metrics in resource_metrics.get("scopeMetrics", ()):
+            for metric in scope_metrics.get("metrics", ()):
+                for kind in ("histogram", "sum", "gauge", "exponentialHistogram"):
+                    for point in metric.get(kind, {}).get("dataPoints", ()):
+                        for exemplar in point.get("exemplars", ()):
+                            _hex_ids(exemplar)
+    return orjson.dumps(message)
+
+
+def _hex_ids(item: JsonObject) -> None:
+    # proto3's JSON mapping writes bytes in base64; OTLP JSON writes ids in hex.
+    for key in ("traceId", "spanId"):
+        if key in item:
+            item[key] = base64.b64decode(item[key]).hex()
+
+
+def encode_logs(batch: Sequence[ReadableLogRecord]) -> bytes:
+    """An ExportLogsServiceRequest in the OTLP JSON encoding."""
+    resources: dict[int, Resource] = {}
+    grouped: dict[int, dict[InstrumentationScope | None, list[JsonObject]]] = {}
+    for readable in batch:
+        resources.setdefault(id(readable.resource), readable.resource)
+        scopes = grouped.setdefault(id(readable.resource), {})
+        scopes.setdefault(readable.instrumentation_scope, []).append(_log_record(readable))
+    encoded = [
+        {
+            "resource": {"attributes": attributes(resources[key].attributes)},
+            "scopeLogs": [_scope_logs(scope, records) for scope, records in scopes.items()],
+        }
+        for key, scopes in grouped.items()
+    ]
+    return orjson.dumps({"resourceLogs": encoded})
+
+
+def _scope_logs(scope: InstrumentationScope | None, records: list[JsonObject]) -> JsonObject:
+    if scope is None:
+        return {"scope": {}, "logRecords": records}
+    encoded: JsonObject = {"scope": {"name": scope.name}, "logRecords": records}
+    if scope.version:
+        encoded["scope"]["version"] = scope.version
+    return encoded
+
+
+def _log_record(readable: ReadableLogRecord) -> JsonObject:
+    record = readable.log_record
+    encoded: JsonObject = {
+        "observedTimeUnixNano": str(record.observed_timestamp),
+        "attributes": attributes(record.attributes),
+        "flags": int(record.trace_flags or 0),
+    }
+    if record.timestamp:
+        encoded["timeUnixNano"] = str(record.timestamp)
+    if record.severity_number is not None:
+        encoded["severityNumber"] = record.severity_number.value
+    if record.severity_text:
+        encoded["severityText"] = record.severity_text
+    if record.body is not None:
+        encoded["body"] = value(record.body)
+    if record.trace_id:
+        encoded["traceId"] = f"{record.trace_id:032x}"
+        encoded["spanId"] = f"{record.span_id:016x}"
+    if record.event_name:
+        encoded["eventName"] = record.event_name
+    if readable.dropped_attributes:
+        encoded["droppedAttributesCount"] = readable.dropped_attributes
+    return encoded

@@ -15,6 +15,7 @@ OPTIONAL = (
     "brotli",
     "redis",
     "wsproto",
+    "cryptography",
 )
 # The OTLP exporters are made by the batch thread at its first export (telemetry/firstexport.py).
 EXPORTERS = ("requests", "google.protobuf", "opentelemetry.exporter.otlp.proto.http")

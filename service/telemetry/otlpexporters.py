@@ -11,11 +11,14 @@ nobody uses costs no import (gRPC's is heavy).
 
 from __future__ import annotations
 
-from opentelemetry.sdk._logs.export import LogRecordExporter
-from opentelemetry.sdk.metrics.export import MetricExporter
-from opentelemetry.sdk.trace.export import SpanExporter
+from typing import TYPE_CHECKING
 
 from service.settings.otlp import OtlpHttp
+
+if TYPE_CHECKING:  # the metrics and logs SDKs load only when their signal is on
+    from opentelemetry.sdk._logs.export import LogRecordExporter
+    from opentelemetry.sdk.metrics.export import MetricExporter
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 
 def span_exporter(protocol: str, destination: OtlpHttp) -> SpanExporter:

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from flask import Flask, g
 from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.util.types import Attributes
 
@@ -28,6 +27,9 @@ from service.exchange.outcome import DownstreamCall, Outcome
 from service.settings import Settings
 from service.telemetry import otlpexporters, processmetrics
 from service.telemetry.metrics import DURATION_BUCKETS, SIZE_BUCKETS
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics import MeterProvider
 
 _PROVIDER = "echoscope.meter_provider"
 _SHUTDOWN_TIMEOUT_MILLIS = 3000
@@ -48,6 +50,9 @@ def init_app(app: Flask, settings: Settings, resource: Resource) -> None:
 
 def create_provider(settings: Settings, resource: Resource) -> MeterProvider:
     """A MeterProvider exporting over OTLP every OTEL_METRIC_EXPORT_INTERVAL."""
+    from opentelemetry.sdk.metrics import MeterProvider  # the SDK only with OTLP metrics on
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
     reader = PeriodicExportingMetricReader(
         otlpexporters.metric_exporter(
             settings.otlp_metrics_protocol, settings.otlp_http["metrics"]

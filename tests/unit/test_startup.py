@@ -15,9 +15,13 @@ OPTIONAL = (
     "brotli",
     "redis",
     "wsproto",
+    "cryptography",
 )
 # The OTLP exporters are made by the batch thread at its first export (telemetry/firstexport.py).
 EXPORTERS = ("requests", "google.protobuf", "opentelemetry.exporter.otlp.proto.http")
+DETECTOR = "opentelemetry.resourcedetector.gcp_resource_detector"  # on Cloud Run only
+# The metrics and logs SDKs load only with OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER on.
+SIGNAL_SDKS = ("opentelemetry.sdk.metrics", "opentelemetry.sdk._logs")
 INSPECTOR = ("service.inspector.api", "service.inspector.store_sqlite", "sqlite3")
 
 
@@ -37,7 +41,7 @@ def _loaded_by_create_app(env: dict[str, str]) -> set[str]:
 
 def test_nothing_optional_is_imported_when_nothing_asks_for_it() -> None:
     loaded = _loaded_by_create_app({"OTEL_TRACES_EXPORTER": "otlp"})
-    assert not loaded & {*OPTIONAL, *INSPECTOR, *EXPORTERS}
+    assert not loaded & {*OPTIONAL, *INSPECTOR, *EXPORTERS, DETECTOR, *SIGNAL_SDKS}
 
 
 def test_each_part_is_imported_once_its_setting_turns_it_on(tmp_path: Path) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import orjson
 import structlog
-from flask import Flask, Response, g
+from flask import Flask, Response
 from opentelemetry import trace
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
+from service.exchange import pipeline
 from service.settings import Settings
 
 _log = structlog.get_logger("echoscope.errors")
@@ -38,7 +39,7 @@ def json_error(
 def _unhandled(error: Exception) -> Response:
     # The traceback goes to the log as one ERROR line (Error Reporting reads its
     # `stack_trace`), never to the client; metrics label the exchange with its type.
-    exchange = g.get("exchange")
+    exchange = pipeline.current_or_none()
     if exchange is not None:
         exchange.note_error(error)
     trace.get_current_span().record_exception(error)  # type, message and stack as a span event

@@ -15,11 +15,12 @@ _excluded: ContextVar[bool] = ContextVar("echoscope_excluded_path", default=Fals
 WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 
-def marking(wsgi_app: WsgiApp, paths: Iterable[str]) -> WsgiApp:
-    """`wsgi_app`, noting whether each request's path is excluded."""
+def marking(wsgi_app: WsgiApp, paths: Iterable[str], entering: Callable[[], None]) -> WsgiApp:
+    """`wsgi_app`, noting whether each request's path is excluded; `entering()` runs first."""
     excluded = frozenset(paths)
 
     def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        entering()
         token = _excluded.set(environ.get("PATH_INFO", "") in excluded)
         try:
             return wsgi_app(environ, start_response)

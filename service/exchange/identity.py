@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import platform
 import uuid
+from typing import Any
 
 from service import __version__
 from service.settings import Settings
@@ -21,6 +22,16 @@ class Identity:
     instance: str
     python_version: str
     env: tuple[tuple[str, str], ...] = ()  # the operator's ECHO_ENV_* labels (blue/green, canary)
+
+    def server_info(self) -> dict[str, Any]:
+        """The record's `server`, before the instance facts are added."""
+        return {
+            "service": self.service,
+            "version": self.version,
+            "revision": self.revision,
+            "instance": self.instance,
+            "env": dict(self.env),
+        }
 
 
 def of_process(settings: Settings) -> Identity:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from contextvars import ContextVar
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import (
     CollectorRegistry,
@@ -153,6 +154,10 @@ def init_app(app: Flask, settings: Settings, identity: Identity, resource: Resou
     pipeline.on_finish(app, _observer(instruments, exemplars=not settings.multiprocess))
 
 
+# The gauge child this thread's request raised (a context variable: `flask.g` is a proxy).
+_raised: ContextVar[Gauge | None] = ContextVar("echoscope_active_request", default=None)
+
+
 class _ActiveRequests:
     """http_server_active_requests: up when a request starts, down however it ends."""
 
@@ -171,12 +176,14 @@ class _ActiveRequests:
         if child is None:  # a scheme set by a trusted proxy: one lookup
             child = self._gauge.labels(*key)
         child.inc()
-        g.active_request = child
+        _raised.set(child)
 
     def leave(self, _: BaseException | None) -> None:
-        # Undo exactly what enter did, and nothing when it never ran.
-        child = g.pop("active_request", None)
+        # Undo exactly what enter did, and nothing when it never ran (a teardown always
+        # follows an enter in the same thread, and empties the variable for the next one).
+        child = _raised.get()
         if child is not None:
+            _raised.set(None)
             child.dec()
 
 

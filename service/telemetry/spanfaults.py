@@ -7,7 +7,7 @@ finisher reading the Outcome.
 
 from __future__ import annotations
 
-from flask import Flask, Response, g
+from flask import Flask, Response
 from opentelemetry import trace
 
 from service.exchange import pipeline
@@ -21,10 +21,12 @@ def init_app(app: Flask) -> None:
 
 
 def _mark_fault(response: Response) -> Response:
-    exchange: pipeline.Exchange | None = g.get("exchange")
+    exchange = pipeline.current_or_none()
     fault = exchange.fault if exchange is not None else ""
+    if not fault:
+        return response
     span = trace.get_current_span()
-    if fault and span.is_recording():
+    if span.is_recording():
         span.add_event(EVENT, {EVENT: fault})
         span.set_attribute("error.type", fault)
     return response

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, g
+from flask import Flask
 
 from service.cloud.instance import Facts
 from service.echo import record
@@ -73,8 +73,8 @@ def test_off_cloud_run_nobody_is_asked(make_echo: MakeEcho, metadata: MetadataSe
 def _stamped(facts: Facts, path: str) -> dict[str, Any]:
     with Flask("t").test_request_context(path) as context:
         excluded = path == "/health"
-        g.exchange = pipeline.Exchange(
-            context.request, "id", 0.0, None, {}, "GET", path, record, excluded
+        pipeline.begin(
+            pipeline.Exchange(context.request, "id", 0.0, None, {}, "GET", path, record, excluded)
         )
         facts.stamp()
         return dict(pipeline.current().server)

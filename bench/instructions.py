@@ -26,6 +26,12 @@ SERVICE = ROOT / "bench" / ".venv-service" / "bin" / "python"
 WARMUP = 30
 _COLLECTED = re.compile(rb"Collected : (\d+)")
 PEER_APPS = {"httpbin": "httpbin:app", "diy": "bench.peers.diy:app", "bare": "bench.peers.bare:app"}
+# The floor the design sets (bench/peers/floor.py): name -> (FLOOR_TRACING, sampled caller).
+FLOORS = {
+    "floor: Flask alone": ("off", True),
+    "floor: Flask + FlaskInstrumentor, caller unsampled": ("on", False),
+    "floor: Flask + FlaskInstrumentor, sampled, exported (protobuf)": ("exported", True),
+}
 
 
 def _callgrind(python: Path, args: list[str], env: dict[str, str], at_start: bool) -> int:
@@ -86,6 +92,18 @@ def child(kind: str, name: str, count: int) -> None:
             _drive(app, environs, provider.force_flush if provider else lambda: None)
             writer.close()
         return
+    if name in FLOORS:
+        tracing, sampled = FLOORS[name]
+        os.environ["FLOOR_TRACING"] = tracing
+        from opentelemetry import trace
+
+        from bench.peers import floor
+
+        traceparent = cpu.SAMPLED if sampled else cpu.UNSAMPLED
+        environs = [cpu._environ(traceparent) for _ in range(count + WARMUP)]
+        provider: Any = trace.get_tracer_provider()
+        _drive(floor.app, environs, getattr(provider, "force_flush", lambda: None))
+        return
     module, _, attribute = PEER_APPS[name].partition(":")
     app = getattr(__import__(module, fromlist=[attribute]), attribute)
     environs = [cpu._environ(cpu.SAMPLED) for _ in range(count + WARMUP)]
@@ -101,7 +119,7 @@ def per_request(count: int, sink: str) -> dict[str, float]:
     for name in cpu.configurations():
         args = ["-m", "bench.instructions", "--child", "echoscope", name, str(count)]
         rows[f"echoscope: {name}"] = _callgrind(Path(sys.executable), args, env, False)
-    for name in PEER_APPS:
+    for name in (*PEER_APPS, *FLOORS):
         args = ["-m", "bench.instructions", "--child", "peer", name, str(count)]
         rows[name] = _callgrind(PEERS, args, env, False)
     return {name: value / count / 1000 for name, value in rows.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -13,8 +14,10 @@ from service.echo import body, clientcert
 from service.exchange import errors
 from service.exchange.outcome import FileInfo, Record
 from service.exchange.traceids import TraceIds
-from service.server import environ
+from service.server.environ import HTTP2
 from service.telemetry import credentials, tracecontext
+
+_NO_FORM: MultiDict[str, str] = MultiDict()  # never changed: read by _flatten only
 
 
 def capture(
@@ -25,23 +28,27 @@ def capture(
     max_body_bytes: int,
 ) -> Record:
     """The record of `req`, its body read within `max_body_bytes` (a 413 past it)."""
+    environ = req.environ
     if (req.content_length or 0) > max_body_bytes and _expects_continue(req):
         raise _too_large(max_body_bytes)  # refused from the head, instead of 100 Continue
     raw = body.read_raw(req)
     if len(raw) > max_body_bytes:
         raise _too_large(max_body_bytes)
     if not body.arrival(req, raw):  # what did arrive, as it is: nothing parsed out of half a body
-        record = _record(req, request_id, trace, server, raw, MultiDict(), [], len(raw))
+        record = _record(req, request_id, trace, server, raw, _NO_FORM, [], len(raw))
         record["body_complete"] = False
         return record
-    if req.mimetype == "multipart/form-data":
+    # werkzeug's mimetype, without parsing an absent Content-Type
+    mimetype = req.mimetype if environ.get("CONTENT_TYPE") else ""
+    if mimetype == "multipart/form-data":
         record = _multipart_record(req, request_id, trace, server, raw)
-    elif (coding := req.headers.get("Content-Encoding", "").strip().lower()) in body.ENCODINGS:
+    elif (coding := environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()) in body.ENCODINGS:
         record = _decoded_record(req, request_id, trace, server, raw, coding, max_body_bytes)
-    elif req.mimetype == "application/x-www-form-urlencoded" and (
-        problem := body.form_problem(raw)
-    ):  # said, as multipart's parse errors are, rather than parsed into nonsense keys
-        record = _record(req, request_id, trace, server, raw, MultiDict(), [], len(raw))
+    elif mimetype != "application/x-www-form-urlencoded":  # werkzeug parses no other form
+        record = _record(req, request_id, trace, server, raw, _NO_FORM, [], len(raw))
+    elif problem := body.form_problem(raw):
+        # said, as multipart's parse errors are, rather than parsed into nonsense keys
+        record = _record(req, request_id, trace, server, raw, _NO_FORM, [], len(raw))
         record["form_error"] = problem
     else:
         record = _record(req, request_id, trace, server, raw, body.read_form(req), [], len(raw))
@@ -102,7 +109,7 @@ def capture_head(
     req: Request, request_id: str, trace: TraceIds | None, server: dict[str, Any]
 ) -> Record:
     """The record of `req` without reading its body (for exchanges no view described, a 413)."""
-    return _record(req, request_id, trace, server, b"", MultiDict(), [], req.content_length)
+    return _record(req, request_id, trace, server, b"", _NO_FORM, [], req.content_length)
 
 
 def _record(
@@ -115,19 +122,21 @@ def _record(
     files: list[FileInfo],
     body_size: int | None,
 ) -> Record:
+    environ = req.environ
     data, encoding = body.decode(raw)
     parsed, json_error = body.parse_json(req, raw)
-    headers = _headers(req.environ)
+    headers, arrived, cookie = read_headers(environ)
+    remote_addr = req.remote_addr
     record: Record = {
         "uuid": request_id,
         "endpoint": (req.endpoint or "").rpartition(".")[2] or None,
         "method": req.method,
-        "cookies": req.cookies.to_dict(),
+        "cookies": cookies(req, cookie),
         "data": data,
         "headers": headers,
-        "args": _flatten(req.args),
-        "form": _flatten(form),
-        "remote_addr": _socket_peer(req),
+        "args": _flatten(req.args) if req.query_string else {},
+        "form": _flatten(form) if form else {},
+        "remote_addr": _socket_peer(environ, remote_addr),
         "files": files,
         "path": req.path,
         "url": req.url,
@@ -137,24 +146,25 @@ def _record(
         "json": parsed,
         "data_encoding": encoding,
         "body_size": body_size,
-        "client_ip": req.remote_addr,
-        "origin": req.remote_addr,  # httpbin's name for the client's address
+        "client_ip": remote_addr,
+        "origin": remote_addr,  # httpbin's name for the client's address
         "trace": trace.as_dict() if trace else None,
         "server": server,
         # Propagation forensics and who called: computed by their own modules.
-        "trace_context": tracecontext.describe(headers, trace, req.environ),
+        "trace_context": tracecontext.described(arrived, trace, environ),
         "auth": credentials.describe(headers),
-        "protocol": req.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-        "http2": req.environ.get(environ.HTTP2),
-        "client_cert": clientcert.describe(req.environ, headers),
+        "protocol": environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+        "http2": environ.get(HTTP2),
+        "client_cert": clientcert.describe(environ, headers),
         "body_complete": None,  # known once the body is read (`capture` sets it)
         "body_expected_size": req.content_length,
     }
     if json_error is not None:
         record["json_error"] = json_error
-    tls = clientcert.tls_of(req.environ)
-    if tls is not None:
-        record["tls"] = tls
+    if "gunicorn.socket" in environ:  # only a TLS socket has anything to say
+        tls = clientcert.tls_of(environ)
+        if tls is not None:
+            record["tls"] = tls
     return record
 
 
@@ -166,26 +176,78 @@ def _too_large(max_body_bytes: int) -> RequestEntityTooLarge:
     return errors.too_large(max_body_bytes)
 
 
-def _headers(environ: dict[str, Any]) -> dict[str, str]:
-    # What werkzeug's EnvironHeaders yields, built in one pass (3x faster on the hot path).
-    headers = {
-        key[5:].replace("_", "-").title(): value
-        for key, value in environ.items()
-        if key.startswith("HTTP_")
-    }
+# environ key -> header name (None for keys that are not headers), bounded: a client
+# inventing header names gets them computed on every request instead.
+_NAMES: dict[str, str | None] = {}
+_UNSEEN = "\0unseen"
+_MAX_NAMES = 1024
+_TRACE_NAMES = tracecontext.TITLED_NAMES
+_SPECIAL = frozenset((*_TRACE_NAMES, "Cookie"))
+
+
+def read_headers(environ: dict[str, Any]) -> tuple[dict[str, str], dict[str, str], str]:
+    """The request's headers, its trace headers and its Cookie, in one pass over the environ.
+
+    The headers as werkzeug's EnvironHeaders names them (HTTP_X_Y -> X-Y titled, then a
+    non-empty Content-Type and Content-Length); the trace headers by lowercase name, as
+    `tracecontext.describe` selects them from the headers; the Cookie values joined by ";"
+    as werkzeug's `Request.cookies` joins them. tests/unit/echo/test_recordparts.py compares.
+    """
+    headers: dict[str, str] = {}
+    arrived: dict[str, str] = {}
+    cookie: list[str] = []
+    names = _NAMES
+    for key, value in environ.items():
+        name = names.get(key, _UNSEEN)
+        if name is _UNSEEN:
+            name = _header_name(key)
+        if name is None:
+            continue
+        headers[name] = value
+        if name in _SPECIAL:
+            if name == "Cookie":
+                cookie.append(value)
+            else:
+                arrived[_TRACE_NAMES[name]] = value
     for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
         if environ.get(key):
             headers[key.replace("_", "-").title()] = environ[key]
-    return headers
+    return headers, arrived, ";".join(cookie)
+
+
+def _header_name(key: str) -> str | None:
+    name = key[5:].replace("_", "-").title() if key.startswith("HTTP_") else None
+    if len(_NAMES) < _MAX_NAMES:
+        _NAMES[key] = name
+    return name
+
+
+# A Cookie header of plain `name=value` pairs split by ";" (and one space): werkzeug's
+# parse_cookie reads it as the split does. Anything else (quotes, spaces, tabs) goes to it.
+_PLAIN_COOKIES = re.compile(r'[^ \t=";]+=[^ \t";]*(?:; ?[^ \t=";]+=[^ \t";]*)*')
+
+
+def cookies(req: Request, header: str) -> dict[str, str]:
+    """The record's `cookies`: werkzeug's `req.cookies.to_dict()`, `header` the joined Cookie."""
+    if not header:
+        return {}
+    if _PLAIN_COOKIES.fullmatch(header) is None:
+        return req.cookies.to_dict()
+    found: dict[str, str] = {}
+    for pair in header.split(";"):
+        name, _, value = pair.lstrip(" ").partition("=")
+        if name not in found:
+            found[name] = value
+    return found
 
 
 def _flatten(values: MultiDict[str, Any]) -> dict[str, Any]:
     return {key: items[0] if len(items) == 1 else items for key, items in values.lists()}
 
 
-def _socket_peer(req: Request) -> str | None:
-    original = req.environ.get("werkzeug.proxy_fix.orig")
+def _socket_peer(environ: dict[str, Any], remote_addr: str | None) -> str | None:
+    original = environ.get("werkzeug.proxy_fix.orig")
     if original is not None:
         peer: str | None = original.get("REMOTE_ADDR")
         return peer
-    return req.remote_addr
+    return remote_addr

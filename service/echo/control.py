@@ -40,8 +40,12 @@ def read(
 ) -> Controls:
     """Read the controls from the query string, else the headers; raise 400 when invalid."""
     environ = req.environ
-    if not _in_query(environ) and all(environ.get(key) is None for key in _HEADER_KEYS):
-        return _NONE  # the common case, decided without parsing the query
+    if not _in_query(environ):
+        for key in _HEADER_KEYS:
+            if environ.get(key) is not None:
+                break
+        else:
+            return _NONE  # the common case, decided without parsing the query
     status = _lookup(req, STATUS)
     delay = _lookup(req, DELAY_MS)
     content_type = _lookup(req, CONTENT_TYPE)

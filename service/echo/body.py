@@ -85,13 +85,9 @@ def read_raw(req: Request) -> bytes:
 
 
 def has_body(environ: dict[str, Any]) -> bool:
-    """False when reading the body is sure to give b"" (True: it may not).
-
-    As werkzeug's get_input_stream decides: without `wsgi.input_terminated`, a request
-    without a Content-Length (or with 0) gets an empty stream. gunicorn sets that key;
-    there, echoscope's HTTP/1 wire (service.server.wire) frames a request without
-    Content-Length or Transfer-Encoding, or with a Content-Length of 0, as no body.
-    """
+    """False when reading the body is sure to give b"": werkzeug's get_input_stream gives
+    an empty stream without `wsgi.input_terminated` and a Content-Length (or with 0); under
+    gunicorn, the HTTP/1 wire (service.server.wire) reads none without a length or chunks."""
     if "wsgi.input_terminated" not in environ:
         return get_content_length(environ) not in (None, 0)
     if connection.ENVIRON_KEY not in environ or "HTTP_TRANSFER_ENCODING" in environ:

@@ -1,6 +1,6 @@
 """The record's parts computed in one pass over the environ equal what werkzeug computes.
 
-`record.read_headers` (headers, trace headers, Cookie), `record.cookies`, `body.has_body`,
+`requestparts.read_headers` (headers, trace headers, Cookie), `requestparts.cookies`, `body.has_body`,
 `tracecontext.described` and the short ways of `traceheaders.traceparent` and
 `control.read` are compared with the werkzeug properties and the general code they
 stand in for, on generated requests.
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from service.echo import body, control, record
+from service.echo import body, control, requestparts
 from service.server import connection
 from service.telemetry import tracecontext, traceheaders
 
@@ -76,11 +76,11 @@ def _werkzeug_headers(environ: dict[str, Any]) -> dict[str, str]:
 @given(items=st.lists(st.tuples(_HEADER_NAMES, _VALUES), max_size=10))
 def test_one_pass_reads_what_werkzeug_and_describe_read(items: list[tuple[str, str]]) -> None:
     environ = dict(items)
-    headers, arrived, cookie = record.read_headers(environ)
+    headers, arrived, cookie = requestparts.read_headers(environ)
     expected = _werkzeug_headers(environ)
     assert headers == expected and list(headers) == list(expected)
     assert cookie == ";".join(Request(environ).headers.getlist("Cookie"))
-    assert record.cookies(Request(environ), cookie) == Request(environ).cookies.to_dict()
+    assert requestparts.cookies(Request(environ), cookie) == Request(environ).cookies.to_dict()
     assert tracecontext.described(arrived, None) == tracecontext.describe(expected, None)
     assert list(tracecontext.described(arrived, None)["headers"]) == list(
         tracecontext.describe(expected, None)["headers"]
@@ -92,7 +92,7 @@ def test_one_pass_reads_what_werkzeug_and_describe_read(items: list[tuple[str, s
 def test_cookies_are_werkzeugs(header: str) -> None:
     environ = {**EnvironBuilder().get_environ(), "HTTP_COOKIE": header}
     expected = Request(environ).cookies.to_dict()
-    found = record.cookies(Request(environ), header)
+    found = requestparts.cookies(Request(environ), header)
     assert found == expected and list(found) == list(expected)
 
 

@@ -18,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException, RequestTimeout
 from werkzeug.formparser import FormDataParser
 from werkzeug.utils import cached_property
+from werkzeug.wsgi import get_content_length
 
 from service.echo import requesturl
 from service.exchange import errors
@@ -77,8 +78,21 @@ class EchoRequest(Request):
 
 def read_raw(req: Request) -> bytes:
     """The raw body, cached on the request; a 400 when the body cannot be read."""
+    if not has_body(req.environ):
+        return b""
     with _framing_errors():
         return req.get_data(cache=True)
+
+
+def has_body(environ: dict[str, Any]) -> bool:
+    """False when reading the body is sure to give b"": werkzeug's get_input_stream gives
+    an empty stream without `wsgi.input_terminated` and a Content-Length (or with 0); under
+    gunicorn, the HTTP/1 wire (service.server.wire) reads none without a length or chunks."""
+    if "wsgi.input_terminated" not in environ:
+        return get_content_length(environ) not in (None, 0)
+    if connection.ENVIRON_KEY not in environ or "HTTP_TRANSFER_ENCODING" in environ:
+        return True
+    return bool(environ.get("CONTENT_LENGTH", "0") != "0")
 
 
 def read_form(req: Request) -> MultiDict[str, str]:

@@ -39,6 +39,13 @@ def read(
     req: Request, max_delay_seconds: float, unsafe_types: bool, faults_enabled: bool = True
 ) -> Controls:
     """Read the controls from the query string, else the headers; raise 400 when invalid."""
+    environ = req.environ
+    if not _in_query(environ):
+        for key in _HEADER_KEYS:
+            if environ.get(key) is not None:
+                break
+        else:
+            return _NONE  # the common case, decided without parsing the query
     status = _lookup(req, STATUS)
     delay = _lookup(req, DELAY_MS)
     content_type = _lookup(req, CONTENT_TYPE)
@@ -136,6 +143,12 @@ def _weight(raw: str, whole: str) -> float:
     return value
 
 
+def _in_query(environ: dict[str, object]) -> bool:
+    """Whether the query string may hold a control (one is named literally or escaped)."""
+    query = str(environ.get("QUERY_STRING", ""))
+    return "x-set-response-" in query or "%" in query
+
+
 def _lookup(req: Request, name: str) -> str | None:
     value = req.args.get(name)
     # The header straight from the environ, as werkzeug's EnvironHeaders.get finds it.
@@ -145,3 +158,8 @@ def _lookup(req: Request, name: str) -> str | None:
 @functools.cache
 def _environ_key(name: str) -> str:
     return "HTTP_" + name.upper().replace("-", "_")
+
+
+_NAMES = (STATUS, DELAY_MS, CONTENT_TYPE, faults.FAULT)
+_HEADER_KEYS = tuple(_environ_key(name) for name in _NAMES)
+_NONE = Controls()

@@ -48,8 +48,10 @@ def _allowed_origin(origins: tuple[str, ...]) -> Callable[[str | None], str | No
 
 def _preflight(allowed: Callable[[str | None], str | None]) -> Callable[[], Response | None]:
     def preflight() -> Response | None:
+        if request.method != "OPTIONS":
+            return None
         wanted_method = request.headers.get("Access-Control-Request-Method")
-        if request.method != "OPTIONS" or wanted_method is None:
+        if wanted_method is None:
             return None
         if allowed(request.headers.get("Origin")) is None:
             return None  # an unlisted origin's preflight is echoed like any OPTIONS
@@ -72,7 +74,8 @@ def _headers(
             return response
         if not wildcard:
             response.vary.add("Origin")
-        origin = allowed(request.headers.get("Origin"))
+        # The header straight from the environ, as werkzeug's EnvironHeaders.get finds it.
+        origin = allowed(request.environ.get("HTTP_ORIGIN"))
         if origin is None:
             return response
         response.headers["Access-Control-Allow-Origin"] = origin

@@ -24,16 +24,31 @@ _QUERY = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,/:;=@?]*")
 _HOST = re.compile(r"(?!xn--)[a-z0-9-]{1,63}(?:\.(?!xn--)[a-z0-9-]{1,63})*(?::([1-9][0-9]{0,4}))?")
 
 
+# host -> whether it is plain, for the hosts seen (bounded: a client varying Host gets
+# its hosts checked on every request instead).
+_PLAIN_HOSTS: dict[str, bool] = {}
+_MAX_HOSTS = 256
+
+
 def plain(req: Request) -> str | None:
     """`req.url` joined from its parts, or None when werkzeug's own steps could change one."""
     scheme, host, root, path = req.scheme, req.host, req.root_path, req.path
     if scheme not in ("http", "https"):
         return None
-    host_match = _HOST.fullmatch(host)
-    if host_match is None or int(host_match.group(1) or 0) > 65535:
+    plain_host = _PLAIN_HOSTS.get(host)
+    if plain_host is None:
+        plain_host = _plain_host(host)
+        if len(_PLAIN_HOSTS) < _MAX_HOSTS:
+            _PLAIN_HOSTS[host] = plain_host
+    if not plain_host:
         return None
     query = req.query_string.decode("latin-1")
     if not (_PATH.fullmatch(root) and _PATH.fullmatch(path) and _QUERY.fullmatch(query)):
         return None
     url = f"{scheme}://{host}{root.rstrip('/')}/{path.lstrip('/')}"
     return f"{url}?{query}" if query else url
+
+
+def _plain_host(host: str) -> bool:
+    host_match = _HOST.fullmatch(host)
+    return host_match is not None and int(host_match.group(1) or 0) <= 65535

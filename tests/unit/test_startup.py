@@ -54,3 +54,35 @@ def test_each_part_is_imported_once_its_setting_turns_it_on(tmp_path: Path) -> N
         }
     )
     assert {"httpx", "opentelemetry.instrumentation.httpx", *INSPECTOR} <= loaded
+
+
+def _master_after_config(env: dict[str, str]) -> dict[str, object]:
+    code = (
+        "import json, runpy, sys, threading\n"
+        "runpy.run_path('config/gunicorn.conf.py')\n"
+        "print(json.dumps({'threads': threading.active_count(), 'modules': sorted(sys.modules)}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    result: dict[str, object] = json.loads(out.stdout.splitlines()[-1])
+    return result
+
+
+def test_the_master_preloads_the_libraries_its_workers_use_and_nothing_runs_before_fork() -> None:
+    master = _master_after_config({"OTEL_TRACES_EXPORTER": "otlp"})
+    modules = set(master["modules"])  # type: ignore[call-overload]
+    assert {"flask", "opentelemetry.instrumentation.flask", "prometheus_client"} <= modules
+    assert master["threads"] == 1  # no exporter, batch or writer thread before fork
+    # echoscope's own application code loads in each worker, so that a HUP brings in new code
+    assert not modules & {"service.app", "service.wsgi", "service.echo", "service.httpbin"}
+    assert not modules & {*OPTIONAL, *EXPORTERS, *SIGNAL_SDKS}
+
+
+def test_the_master_preloads_no_telemetry_library_that_the_settings_turn_off() -> None:
+    master = _master_after_config({"OTEL_SDK_DISABLED": "true", "ECHO_METRICS": "false"})
+    modules = set(master["modules"])  # type: ignore[call-overload]
+    assert "flask" in modules
+    assert not modules & {"opentelemetry.sdk.trace", "opentelemetry.instrumentation.flask"}
+    assert "prometheus_client" not in modules

@@ -22,6 +22,8 @@ EXPORTERS = ("requests", "google.protobuf", "opentelemetry.exporter.otlp.proto.h
 DETECTOR = "opentelemetry.resourcedetector.gcp_resource_detector"  # on Cloud Run only
 # The metrics and logs SDKs load only with OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER on.
 SIGNAL_SDKS = ("opentelemetry.sdk.metrics", "opentelemetry.sdk._logs")
+# The trace SDK and FlaskInstrumentor (packaging, wrapt, semconv) only with the SDK on.
+TRACING = {"opentelemetry.sdk.trace", "opentelemetry.instrumentation.flask", "wrapt", "packaging"}
 INSPECTOR = ("service.inspector.api", "service.inspector.store_sqlite", "sqlite3")
 
 
@@ -54,6 +56,12 @@ def test_each_part_is_imported_once_its_setting_turns_it_on(tmp_path: Path) -> N
         }
     )
     assert {"httpx", "opentelemetry.instrumentation.httpx", *INSPECTOR} <= loaded
+
+
+def test_with_the_sdk_disabled_neither_the_trace_sdk_nor_the_instrumentation_is_imported() -> None:
+    loaded = _loaded_by_create_app({"OTEL_SDK_DISABLED": "true"})
+    assert not loaded & {*TRACING, "service.telemetry.exclusion", "service.telemetry.spans"}
+    assert _loaded_by_create_app({"OTEL_TRACES_EXPORTER": "none"}) >= TRACING
 
 
 def _master_after_config(env: dict[str, str]) -> dict[str, object]:

@@ -94,3 +94,35 @@ def test_the_master_preloads_no_telemetry_library_that_the_settings_turn_off() -
     assert "flask" in modules
     assert not modules & {"opentelemetry.sdk.trace", "opentelemetry.instrumentation.flask"}
     assert "prometheus_client" not in modules
+
+
+def test_start_up_runs_without_the_cyclic_collector_which_resumes_once_the_worker_is_loaded() -> (
+    None
+):
+    code = (
+        "import gc, json, runpy\n"
+        "conf = runpy.run_path('config/gunicorn.conf.py')\n"
+        "seen = {'after_config': gc.isenabled()}\n"
+        "conf['pre_fork'](None, None)\n"
+        "seen['master_after_fork'] = gc.isenabled()\n"
+        "seen['frozen_by_master'] = gc.get_freeze_count() > 0\n"
+        "gc.unfreeze()\n"
+        "conf['post_fork'](None, None)\n"
+        "seen['worker_loading'] = gc.isenabled()\n"
+        "conf['post_worker_init'](None)\n"
+        "seen['worker_loaded'] = gc.isenabled()\n"
+        "seen['frozen_by_worker'] = gc.get_freeze_count() > 0\n"
+        "print(json.dumps(seen))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={"PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert json.loads(out.stdout.splitlines()[-1]) == {
+        "after_config": False,
+        "master_after_fork": True,
+        "frozen_by_master": True,
+        "worker_loading": False,
+        "worker_loaded": True,
+        "frozen_by_worker": True,
+    }

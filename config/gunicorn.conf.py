@@ -131,9 +131,12 @@ def on_starting(server):
 
 
 def pre_fork(server, worker):
-    """Before each fork: what the master holds is frozen, and the master collects again."""
-    gc.freeze()
-    gc.enable()
+    """Before the first fork (and the first after a HUP re-read this file): what the master
+    holds is frozen, and the master collects again. Later forks freeze nothing: the master's
+    garbage by then is collected, not kept."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def post_fork(server, worker):

@@ -107,6 +107,8 @@ def test_start_up_runs_without_the_cyclic_collector_which_resumes_once_the_worke
         "seen['master_after_fork'] = gc.isenabled()\n"
         "seen['frozen_by_master'] = gc.get_freeze_count() > 0\n"
         "gc.unfreeze()\n"
+        "conf['pre_fork'](None, None)\n"
+        "seen['frozen_at_a_later_fork'] = gc.get_freeze_count() > 0\n"
         "conf['post_fork'](None, None)\n"
         "seen['worker_loading'] = gc.isenabled()\n"
         "conf['post_worker_init'](None)\n"
@@ -122,6 +124,7 @@ def test_start_up_runs_without_the_cyclic_collector_which_resumes_once_the_worke
         "after_config": False,
         "master_after_fork": True,
         "frozen_by_master": True,
+        "frozen_at_a_later_fork": False,
         "worker_loading": False,
         "worker_loaded": True,
         "frozen_by_worker": True,

@@ -24,7 +24,7 @@ from service.server.logconfig import logconfig_dict as make_logconfig_dict  # no
 from service.settings import Settings, SettingsError  # noqa: E402
 
 # OpenTelemetry's stable HTTP names unless the caller chose otherwise: the instrumentation
-# reads this variable itself (it has no parameter for it), in the workers, after fork.
+# reads this variable itself (it has no parameter for it) when create_app instruments the app.
 os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 try:
     settings = Settings.from_env(os.environ)
@@ -33,7 +33,7 @@ except SettingsError as error:
     sys.exit(2)
 
 # Several workers share metrics through files; prometheus-client reads this
-# variable when it is first imported, which happens in the workers, after fork.
+# variable when it is first imported (below, where the master preloads it).
 multiproc_dir = settings.multiproc_dir
 # Only for /metrics: with OTEL_METRICS_EXPORTER=otlp alone each worker pushes its own series.
 _own_multiproc_dir = (

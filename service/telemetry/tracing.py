@@ -10,28 +10,26 @@ from __future__ import annotations
 
 import functools
 import threading
-from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from opentelemetry import propagate
-from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider, sampling
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SpanExporter,
-)
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from service.exchange import pipeline
 from service.settings import Settings
 from service.settings.otlp import OtlpHttp
-from service.telemetry import exclusion, otlpexporters, spans, tracecontext
+from service.telemetry import tracecontext
 from service.telemetry.cloudtrace import LenientCloudTracePropagator
-from service.telemetry.firstexport import MadeOnFirstUse
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider, sampling
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 _PROVIDER = "echoscope.tracer_provider"
 _SHUTDOWN_TIMEOUT_MILLIS = 3000
@@ -41,6 +39,11 @@ def init_app(app: Flask, settings: Settings, resource: Resource) -> None:
     """Instrument the app; call before the other parts so their hooks see the span."""
     if settings.otel_sdk_disabled:
         return
+    # The SDK, the instrumentation and their parts are imported only when tracing is on.
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+
+    from service.telemetry import spans
+
     provider = create_provider(settings, resource)
     app.extensions[_PROVIDER] = provider
     propagate.set_global_textmap(create_propagator(settings.propagators))
@@ -63,6 +66,12 @@ def init_app(app: Flask, settings: Settings, resource: Resource) -> None:
 
 def create_provider(settings: Settings, resource: Resource) -> TracerProvider:
     """A TracerProvider with this worker's resource, sampler and exporter."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from service.telemetry import exclusion
+    from service.telemetry.firstexport import MadeOnFirstUse
+
     sampler = exclusion.ExcludedPathSampler(create_sampler(settings))
     provider = TracerProvider(resource=resource, sampler=sampler)
     name, protocol = settings.traces_exporter, settings.otlp_traces_protocol
@@ -74,6 +83,8 @@ def create_provider(settings: Settings, resource: Resource) -> TracerProvider:
 
 def create_sampler(settings: Settings) -> sampling.Sampler:
     """The sampler named by OTEL_TRACES_SAMPLER, with OTEL_TRACES_SAMPLER_ARG for ratios."""
+    from opentelemetry.sdk.trace import sampling
+
     name, ratio = settings.traces_sampler, settings.traces_sampler_arg
     root: sampling.Sampler = {
         "always_on": sampling.ALWAYS_ON,
@@ -90,6 +101,10 @@ def create_exporter(
 
     OTLP goes over http/protobuf, http/json or grpc as OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL says.
     """
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+    from service.telemetry import otlpexporters
+
     if name == "otlp":
         return otlpexporters.span_exporter(protocol, destination or OtlpHttp())
     if name == "console":
@@ -97,14 +112,18 @@ def create_exporter(
     return None
 
 
+# The names settings.parse.PROPAGATORS allows, made directly as the API does for its default:
+# looking them up as entry points scans every installed distribution (~45M instructions).
+_PROPAGATORS: dict[str, type[TextMapPropagator]] = {
+    "gcp_trace": LenientCloudTracePropagator,
+    "tracecontext": TraceContextTextMapPropagator,
+    "baggage": W3CBaggagePropagator,
+}
+
+
 def create_propagator(names: tuple[str, ...]) -> TextMapPropagator:
     """The propagators of OTEL_PROPAGATORS, in order: later ones win when several match."""
-    propagators = [
-        LenientCloudTracePropagator()
-        if name == "gcp_trace"
-        else next(iter(entry_points(group="opentelemetry_propagator", name=name))).load()()
-        for name in names
-    ]
+    propagators = [_PROPAGATORS[name]() for name in names]
     return tracecontext.Remembering(CompositePropagator(propagators))
 
 

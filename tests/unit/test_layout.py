@@ -28,7 +28,9 @@ LAYERS = ("exchange", "telemetry", "server", "cloud", "echo", "httpbin", "calls"
 TOP = {"__init__.py", "app.py", "settings", "wsgi.py"}
 
 
-def test_what_gunicorns_master_imports_does_not_import_flask() -> None:
+def test_what_the_server_package_imports_does_not_import_flask() -> None:
+    # gunicorn's master does load Flask, on purpose, in config/gunicorn.conf.py (preloaded
+    # for its workers, tests/unit/test_startup.py); the server package itself stays without.
     code = (
         "import sys, service.server.logconfig, service.server.worker, service.server.trailers, "
         "service.telemetry.promfiles, service.settings; print('flask' in sys.modules)"

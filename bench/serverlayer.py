@@ -3,11 +3,14 @@
 `python -m bench.serverlayer wall [ROUNDS] [SECONDS]` starts the bare app (bench/peers/bare.py)
 under gunicorn's stock gthread worker and under echoscope's (config/gunicorn.conf.py, telemetry
 off), alternately, 1 worker x 8 threads, keep-alive 5, and runs `wrk -t1 -c16` (bench/request.lua's
-browser-like GET) against each; it prints each run and the medians and their ratio.
+browser-like GET) against each; it prints each run, the medians and their ratio, and the worker's
+CPU time (user + kernel, from /proc) per request, which other load on the machine moves less.
 
 `python -m bench.serverlayer instructions [N]` counts, under valgrind's callgrind, the
 instructions the worker process executes for N and for 4N sequential keep-alive GETs, and prints
-the difference per request (start-up cancels out): the figure noise leaves alone. valgrind
+the difference per request (start-up cancels out): the figure noise leaves alone. The requests
+go one at a time over 4 connections in turn, or with CLIENTS=concurrent from 4 client threads at
+once. valgrind
 cannot run gunicorn_h1c's SSE4.2 parser, so both use gunicorn's Python parser there.
 
 Both run on the project's .venv (the same gunicorn for both workers).
@@ -24,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +40,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = ROOT / ".venv" / "bin" / "python"
 APP = "bench.peers.bare:app"
 KINDS = ("stock", "echoscope")
+# SERVERLAYER_BEFORE=DIR (an unpacked older tree, e.g. `git archive REV | tar -x -C DIR`) adds
+# its echoscope worker as a third server, "before", run from DIR with the same interpreter.
+BEFORE = os.environ.get("SERVERLAYER_BEFORE")
+CONCURRENT = os.environ.get("CLIENTS") == "concurrent"
+
+
+def kinds() -> tuple[str, ...]:
+    return (*KINDS, "before") if BEFORE else KINDS
 
 
 def argv(kind: str, port: int, prefix: list[str] | None = None) -> list[str]:
@@ -60,7 +72,7 @@ def serving(
     port = free_port()
     process = subprocess.Popen(
         argv(kind, port, prefix),
-        cwd=ROOT,
+        cwd=BEFORE if kind == "before" and BEFORE else ROOT,
         env=env(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -81,19 +93,42 @@ def serving(
 
 
 def wall(rounds: int, seconds: int) -> None:
-    results: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    results: dict[str, list[float]] = {kind: [] for kind in kinds()}
+    cpu: dict[str, list[float]] = {kind: [] for kind in kinds()}
     for index in range(rounds):
-        order = KINDS if index % 2 == 0 else KINDS[::-1]
+        order = kinds() if index % 2 == 0 else kinds()[::-1]
         for kind in order:
-            with serving(kind) as (port, _):
+            with serving(kind) as (port, process):
                 wrk.run(port, "get", 1)  # warm-up
+                worker = _worker_pid(process.pid)
+                before = _cpu_seconds(worker)
                 result, _ = wrk.run(port, "get", seconds)
+                used = _cpu_seconds(worker) - before
             results[kind].append(result.rps)
+            cpu[kind].append(used / result.requests * 1e6)
             print(f"round {index + 1} {kind:9} {result.rps:8.0f} req/s p99 {result.p99_ms:.2f} ms"
-                  f" errors {result.errors}", flush=True)  # fmt: skip
+                  f" errors {result.errors}, worker CPU {cpu[kind][-1]:.0f} us/req",
+                  flush=True)  # fmt: skip
+    for kind in kinds():
+        print(f"median worker CPU {kind:9} {statistics.median(cpu[kind]):.0f} us/req")
     stock, ours = (statistics.median(results[kind]) for kind in KINDS)
+    if BEFORE:
+        before = statistics.median(results["before"])
+        print(f"median before {before:.0f} req/s ({1e6 / before:.0f} us/req): before/stock"
+              f" {before / stock:.3f}")  # fmt: skip
     print(f"median stock {stock:.0f} req/s ({1e6 / stock:.0f} us/req), echoscope {ours:.0f} req/s"
           f" ({1e6 / ours:.0f} us/req): echoscope/stock {ours / stock:.3f}")  # fmt: skip
+
+
+def _worker_pid(master: int) -> int:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return int(children[0])
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of the process, all threads (user and kernel time: syscalls, futexes)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 _REQUEST = (
@@ -104,18 +139,36 @@ _REQUEST = (
 )
 
 
+def _exchange(sock: socket.socket) -> None:
+    sock.sendall(_REQUEST)
+    data = b""
+    while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("closed")
+        data += chunk
+
+
 def _drive(port: int, count: int, connections: int = 4) -> None:
+    """`count` GETs: one at a time over `connections` kept-alive connections in turn, or
+    (CLIENTS=concurrent) one client thread per connection, each sending its next request
+    as soon as it has its answer, as wrk does."""
     socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
     try:
-        for index in range(count):
-            sock = socks[index % connections]
-            sock.sendall(_REQUEST)
-            data = b""
-            while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise RuntimeError("closed")
-                data += chunk
+        if not CONCURRENT:
+            for index in range(count):
+                _exchange(socks[index % connections])
+            return
+        clients = [
+            threading.Thread(
+                target=lambda s=sock: [_exchange(s) for _ in range(count // connections)]
+            )
+            for sock in socks
+        ]
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join()
     finally:
         for sock in socks:
             sock.close()
@@ -142,7 +195,7 @@ def _worker_instructions(kind: str, count: int) -> int:
 
 
 def instructions(count: int) -> None:
-    for kind in KINDS:
+    for kind in kinds():
         low = _worker_instructions(kind, count)
         high = _worker_instructions(kind, 4 * count)
         print(f"{kind:9} {(high - low) / (3 * count):10.0f} instructions per request", flush=True)

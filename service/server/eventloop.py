@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import selectors
 import socket
 import time
@@ -52,6 +53,9 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
         self._max_body_ahead = min(MAX_BODY_AHEAD, self.limits.max_body)
         self._stopping = False
         self._tls = bool(self.cfg.is_ssl)  # a property over two settings: read once
+        self._enqueued = 0  # connections given to the pool, and taken by a thread:
+        self._starts = itertools.count(1)
+        self._started = 0
         super().init_process()
 
     def load_wsgi(self) -> None:
@@ -142,15 +146,24 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
 
     # -- the thread: one HTTP/1 exchange (or a few, while the next one is already here)
 
+    def enqueue_req(self, conn: Any) -> None:
+        self._enqueued += 1  # the loop's thread only
+        super().enqueue_req(conn)
+
     def handle(self, conn: Any) -> Any:
+        self._started = next(self._starts)  # atomic: never drifts from _enqueued
         keep = super().handle(conn)
         if not isinstance(conn, Client) or self._tls:
             return keep
         served = 1
-        while keep is True and served < _RUN and self._next_is_whole(conn):
+        while keep is True and served < _RUN and self._idle() and self._next_is_whole(conn):
             keep = super().handle(conn)
             served += 1
         return keep
+
+    def _idle(self) -> bool:
+        """No other connection is waiting for a thread (so running on is fair)."""
+        return self._enqueued <= self._started
 
     def _next_is_whole(self, conn: Client) -> bool:
         """Whether the connection's next request (head, small body) has arrived already.

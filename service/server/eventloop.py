@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
 import selectors
 import socket
 import time
@@ -31,17 +30,16 @@ from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
 
-from service.server import wire
 from service.server.client import Client, Deadlines, Limits, error_response, max_head, peer
+from service.server.exchanges import Exchanges, Serving
 from service.server.readahead import MAX_BODY_AHEAD, Phase, ReadAhead
 
 _LINGER = 2.0  # how long a closing connection may take to close its side (gunicorn's)
 _STOP_LINGER = 2.0  # how long a stopping worker waits for a request still arriving
 _RECV = 65536
-_RUN = 8  # requests a thread serves in a row on one connection before it goes back to the loop
 
 
-class BoundedWorker(ThreadWorker):  # type: ignore[misc]
+class BoundedWorker(Exchanges, ThreadWorker):  # type: ignore[misc]
     """gthread, reading each request head (and small body) in its event loop."""
 
     limits = Limits()  # a configured subclass replaces it (config/gunicorn.conf.py)
@@ -53,14 +51,11 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
         self._max_body_ahead = min(MAX_BODY_AHEAD, self.limits.max_body)
         self._stopping = False
         self._tls = bool(self.cfg.is_ssl)  # a property over two settings: read once
-        self._enqueued = 0  # connections given to the pool, and taken by a thread:
-        self._starts = itertools.count(1)
-        self._started = 0
         super().init_process()
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
-        self.wsgi = wire.Serving(self.wsgi)
+        self.wsgi = Serving(self.wsgi)
 
     def accept(self, listener: socket.socket) -> None:
         if self._tls:
@@ -100,12 +95,9 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
         return self.limits.header_timeout if self.alive else _STOP_LINGER
 
     def _on_readable(self, conn: Client, _: Any) -> None:
-        """Bytes (or the end) arrived on a connection the loop holds.
-
-        A kept-alive connection stays registered with this same callback: its next
-        request is read as soon as it is readable, in this one pass. Its head's clock
-        starts only when the head is not whole in the first read (the common case is).
-        """
+        """Bytes (or the end) arrived on a connection the loop holds. A kept-alive one is
+        registered with this same callback: its next request is read in this one pass, and
+        its head's clock starts only when the head is not whole in the first read."""
         try:
             data = conn.sock.recv(_RECV, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
@@ -143,73 +135,6 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
             conn.deadline = time.monotonic() + self.limits.body_timeout
             if was is Phase.HEAD:
                 self._deadlines.set(conn, conn.deadline)
-
-    # -- the thread: one HTTP/1 exchange (or a few, while the next one is already here)
-
-    def enqueue_req(self, conn: Any) -> None:
-        self._enqueued += 1  # the loop's thread only
-        super().enqueue_req(conn)
-
-    def handle(self, conn: Any) -> Any:
-        self._started = next(self._starts)  # atomic: never drifts from _enqueued
-        keep = super().handle(conn)
-        if not isinstance(conn, Client) or self._tls:
-            return keep
-        served = 1
-        while keep is True and served < _RUN and self._idle() and self._next_is_whole(conn):
-            keep = super().handle(conn)
-            served += 1
-        return keep
-
-    def _idle(self) -> bool:
-        """No other connection is waiting for a thread (so running on is fair)."""
-        return self._enqueued <= self._started
-
-    def _next_is_whole(self, conn: Client) -> bool:
-        """Whether the connection's next request (head, small body) has arrived already.
-
-        A client that sends its next request as soon as it has the answer often has
-        it here by the time the thread is done: serving it now saves the trip through
-        the loop (a wake-up, two epoll_ctl, a read there and a hand-over). Only a
-        request that is whole is served so; anything less goes back to the loop with
-        what arrived, which bounds its reading as usual. Never while stopping.
-        """
-        if not self.alive or conn.is_http2 or conn.source.stalled or conn.sock.fileno() < 0:
-            return False
-        data = conn.parser.unreader.take_buffered()  # pipelined behind the last one
-        try:
-            data += conn.sock.recv(_RECV, socket.MSG_DONTWAIT)
-        except (BlockingIOError, InterruptedError):
-            pass
-        except OSError:  # reset: the loop finds out
-            pass
-        if not data:
-            return False
-        conn.parser.unreader.unread(data)
-        return ReadAhead(self._max_head, self._max_body_ahead).feed(data)
-
-    def handle_request(self, req: Any, conn: Any) -> bool:
-        if not isinstance(conn, Client) or self._tls:
-            return bool(super().handle_request(req, conn))
-        exchange = wire.Wire(conn.sock, conn.source, req.headers)
-        conn.sock = exchange  # what gunicorn answers on, and the app's environ[ENVIRON_KEY]
-        try:
-            keep = bool(super().handle_request(req, conn))
-            exchange.flush()  # a head with no body bytes after it
-        except BlockingIOError:  # SO_SNDTIMEO: the peer stopped reading its answer
-            timeout = self.limits.body_timeout
-            self.log.warning(
-                "%s read none of its response for %gs: closed", peer(conn.client), timeout
-            )
-            keep = False
-        finally:
-            conn.sock = exchange.socket
-        return exchange.finish(keep)
-
-    def handle_h2c_upgrade(self, conn: Any, req: Any, settings: Any) -> Any:
-        if isinstance(conn, Client):  # HTTP/2 from here on: gunicorn's own reads, unbounded
-            conn.unbound()
-        return super().handle_h2c_upgrade(conn, req, settings)
 
     def _hand_over(self, conn: Client) -> None:
         assert conn.ahead is not None

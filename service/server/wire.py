@@ -19,7 +19,7 @@ import socket
 import struct
 from typing import Any
 
-from service.server.connection import ENVIRON_KEY, SERVER_FAULTS
+from service.server.connection import SERVER_FAULTS
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 MALFORMED_STATUS_LINE = b"HTTP/1.1 MALFORMED echoscope fault\r\n"
@@ -228,25 +228,6 @@ class RecordedBody:
         inner = getattr(self._reader, "reader", None)
         parts = [getattr(self._reader, "buf", None), getattr(inner, "buf", None)]
         return b"".join(part.getvalue() for part in parts if part is not None)
-
-
-class Serving:
-    """The WSGI app, given each HTTP/1 request's Wire and its bounded body reader; `app` is it."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        exchange = environ.get("gunicorn.socket")
-        if not isinstance(exchange, Wire):
-            return self.app(environ, start_response)
-        environ[ENVIRON_KEY] = exchange
-        environ["wsgi.input"] = exchange.body.wrap(environ["wsgi.input"])
-        result = self.app(environ, start_response)
-        response = getattr(start_response, "__self__", None)  # gunicorn's Response
-        if exchange.closes and response is not None:  # say `Connection: close` on its answer
-            response.force_close()
-        return result
 
 
 def _body_length(headers: list[Any]) -> int | None:

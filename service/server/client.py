@@ -49,6 +49,7 @@ class Client(TConn):  # type: ignore[misc]
         self.deadline = 0.0
         self.turn = 0  # bumped whenever the connection changes hands: older deadlines lapse
         self.closing = False
+        self.on_readable: Any = None  # the loop's callback while it holds the connection
 
     def init(self) -> None:
         if self.initialized or self.cfg.is_ssl:

@@ -30,8 +30,8 @@ from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
 
-from service.server import wire
 from service.server.client import Client, Deadlines, Limits, error_response, max_head, peer
+from service.server.exchanges import Exchanges, Serving
 from service.server.readahead import MAX_BODY_AHEAD, Phase, ReadAhead
 
 _LINGER = 2.0  # how long a closing connection may take to close its side (gunicorn's)
@@ -39,7 +39,7 @@ _STOP_LINGER = 2.0  # how long a stopping worker waits for a request still arriv
 _RECV = 65536
 
 
-class BoundedWorker(ThreadWorker):  # type: ignore[misc]
+class BoundedWorker(Exchanges, ThreadWorker):  # type: ignore[misc]
     """gthread, reading each request head (and small body) in its event loop."""
 
     limits = Limits()  # a configured subclass replaces it (config/gunicorn.conf.py)
@@ -48,15 +48,17 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
     def init_process(self) -> None:
         self._deadlines = Deadlines()
         self._max_head = max_head(self.cfg)
+        self._max_body_ahead = min(MAX_BODY_AHEAD, self.limits.max_body)
         self._stopping = False
+        self._tls = bool(self.cfg.is_ssl)  # a property over two settings: read once
         super().init_process()
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
-        self.wsgi = wire.Serving(self.wsgi)
+        self.wsgi = Serving(self.wsgi)
 
     def accept(self, listener: socket.socket) -> None:
-        if self.cfg.is_ssl:
+        if self._tls:
             super().accept(listener)
             return
         try:
@@ -67,37 +69,60 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
             return
         self.nr_conns += 1
         conn = Client(self.cfg, sock, client, listener.getsockname(), self.limits)
+        conn.on_readable = partial(self._on_readable, conn)
         self._read_head(conn, b"")
 
     def on_client_socket_readable(self, conn: Any, client: Any) -> None:
         """A kept-alive connection has bytes: its next request is read here, not in a thread."""
-        if self.cfg.is_ssl:
+        if self._tls:
             super().on_client_socket_readable(conn, client)
             return
-        self.poller.unregister(client)
-        self.keepalived_conns.remove(conn)
-        self._read_head(conn, b"")
+        self._on_readable(conn, client)
 
     def _read_head(self, conn: Client, data: bytes) -> None:
-        conn.ahead = ReadAhead(self._max_head, min(MAX_BODY_AHEAD, self.limits.max_body))
+        """Start reading a request whose first bytes (`data`, maybe none) are here."""
+        conn.ahead = ReadAhead(self._max_head, self._max_body_ahead)
         conn.turn += 1
-        timeout = self.limits.header_timeout if self.alive else _STOP_LINGER
-        self._deadlines.set(conn, time.monotonic() + timeout)
+        self._deadlines.set(conn, time.monotonic() + self._head_timeout())
         if data and conn.ahead.feed(data):
             self._hand_over(conn)
             return
-        conn.sock.setblocking(False)
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
+        if data and conn.ahead.phase is Phase.BODY:
+            self._deadlines.set(conn, time.monotonic() + self.limits.body_timeout)
+        self.poller.register(conn.sock, selectors.EVENT_READ, conn.on_readable)
+
+    def _head_timeout(self) -> float:
+        return self.limits.header_timeout if self.alive else _STOP_LINGER
 
     def _on_readable(self, conn: Client, _: Any) -> None:
+        """Bytes (or the end) arrived on a connection the loop holds. A kept-alive one is
+        registered with this same callback: its next request is read in this one pass, and
+        its head's clock starts only when the head is not whole in the first read."""
         try:
-            data = conn.sock.recv(_RECV)
+            data = conn.sock.recv(_RECV, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             data = b""
         ahead = conn.ahead
-        assert ahead is not None
+        if ahead is None:  # kept alive until now: its next request starts
+            self.keepalived_conns.remove(conn)
+            if not data:  # closed by the peer between requests
+                self.poller.unregister(conn.sock)
+                self._drop(conn)
+                return
+            ahead = conn.ahead = ReadAhead(self._max_head, self._max_body_ahead)
+            conn.turn += 1
+            if ahead.feed(data):
+                self.poller.unregister(conn.sock)
+                self._hand_over(conn)
+                return
+            now = time.monotonic()
+            if ahead.phase is Phase.BODY:
+                self._deadlines.set(conn, now + self.limits.body_timeout)
+            else:
+                self._deadlines.set(conn, now + self._head_timeout())
+            return
         if not data and ahead.phase is not Phase.BODY:  # gone before a whole head: nothing to say
             self.poller.unregister(conn.sock)
             self._drop(conn)
@@ -110,30 +135,6 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
             conn.deadline = time.monotonic() + self.limits.body_timeout
             if was is Phase.HEAD:
                 self._deadlines.set(conn, conn.deadline)
-
-    # -- the thread: one HTTP/1 exchange
-
-    def handle_request(self, req: Any, conn: Any) -> bool:
-        if not isinstance(conn, Client) or self.cfg.is_ssl:
-            return bool(super().handle_request(req, conn))
-        exchange = wire.Wire(conn.sock, conn.source, req.headers)
-        conn.sock = exchange  # what gunicorn answers on, and the app's environ[ENVIRON_KEY]
-        try:
-            keep = bool(super().handle_request(req, conn))
-        except BlockingIOError:  # SO_SNDTIMEO: the peer stopped reading its answer
-            timeout = self.limits.body_timeout
-            self.log.warning(
-                "%s read none of its response for %gs: closed", peer(conn.client), timeout
-            )
-            keep = False
-        finally:
-            conn.sock = exchange.socket
-        return exchange.finish(keep)
-
-    def handle_h2c_upgrade(self, conn: Any, req: Any, settings: Any) -> Any:
-        if isinstance(conn, Client):  # HTTP/2 from here on: gunicorn's own reads, unbounded
-            conn.unbound()
-        return super().handle_h2c_upgrade(conn, req, settings)
 
     def _hand_over(self, conn: Client) -> None:
         assert conn.ahead is not None
@@ -193,10 +194,10 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
         )
         detail = f"The request line and headers did not arrive within {timeout:g} seconds."
         with contextlib.suppress(OSError):  # small: it fits the socket's buffer, or is lost
-            conn.sock.send(error_response(408, "Request Timeout", detail))
+            conn.sock.send(error_response(408, "Request Timeout", detail), socket.MSG_DONTWAIT)
 
     def finish_request(self, conn: Any, fs: Any) -> None:
-        if self.cfg.is_ssl:
+        if self._tls:
             super().finish_request(conn, fs)
             return
         try:
@@ -210,14 +211,13 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
         if leftover:  # pipelined: the next request is (partly) here already
             self._read_head(conn, leftover)
             return
-        conn.sock.setblocking(False)
+        # Kept alive: the loop reads with MSG_DONTWAIT, so the socket stays blocking for the
+        # thread that serves its next request; `ahead` None marks it idle (_on_readable).
         conn.set_timeout()
         if not self.alive:
             conn.timeout = min(conn.timeout, time.monotonic() + _STOP_LINGER)
         self.keepalived_conns.append(conn)
-        self.poller.register(
-            conn.sock, selectors.EVENT_READ, partial(self.on_client_socket_readable, conn)
-        )
+        self.poller.register(conn.sock, selectors.EVENT_READ, conn.on_readable)
 
     def _close(self, conn: Client) -> None:
         """Send FIN, then let the peer close its side (or the linger expire) in the loop."""
@@ -234,7 +234,7 @@ class BoundedWorker(ThreadWorker):  # type: ignore[misc]
 
     def _on_closing(self, conn: Client, _: Any) -> None:
         try:
-            if conn.sock.recv(_RECV):
+            if conn.sock.recv(_RECV, socket.MSG_DONTWAIT):
                 return
         except (BlockingIOError, InterruptedError):
             return

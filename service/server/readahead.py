@@ -32,7 +32,7 @@ class ReadAhead:
     """The bytes of one request as they arrive, and whether a thread can serve it yet."""
 
     def __init__(self, max_head: int, max_body: int = MAX_BODY_AHEAD) -> None:
-        self.data = bytearray()
+        self.data: bytes | bytearray = b""  # what arrived (bytes while it came in one piece)
         self.phase = Phase.HEAD
         self._max_head = max_head
         self._max_body = max_body
@@ -46,7 +46,12 @@ class ReadAhead:
 
     def feed(self, data: bytes) -> bool:
         """Add what arrived; True once the connection can go to a thread."""
-        self.data += data
+        if not self.data:  # most requests arrive in one piece: no copy
+            self.data = data
+        elif isinstance(self.data, bytearray):
+            self.data += data
+        else:
+            self.data = bytearray(self.data) + data
         if self.phase is Phase.HEAD:
             self._read_head()
         if self.phase is Phase.BODY:
@@ -64,7 +69,7 @@ class ReadAhead:
                 self.phase = Phase.READY
             return
         self._body_start = end + len(_END_OF_HEAD)
-        self._frame(bytes(self.data[:end]))
+        self._frame(bytes(self.data[:end]))  # no copy when `data` is bytes
 
     def _frame(self, head: bytes) -> None:
         """Decide from the head whether (and how) the body is read ahead."""
@@ -100,11 +105,17 @@ class _Framing:
         self.expects_continue = expects_continue and (length != 0 or chunked)
 
 
+_NO_BODY = _Framing(None, False, False)
+
+
 def _framing(head: bytes) -> _Framing | None:
     """The framing of `head`, or None when gunicorn will refuse it (or it is not HTTP/1.1)."""
     request_line, _, fields = head.partition(b"\r\n")
     if not request_line.endswith((b" HTTP/1.1", b" HTTP/1.0")):
         return None
+    lowered = fields.lower()
+    if b"content-length" not in lowered and b"transfer-encoding" not in lowered:
+        return _NO_BODY  # no field frames a body (an `Expect` without one asks for nothing)
     lengths, codings, expect = [], [], False
     for line in fields.split(b"\r\n"):
         name, _, value = line.partition(b":")
@@ -131,7 +142,7 @@ class _Chunks:
         self._data_left = 0  # bytes of the current chunk (and its CRLF) still to come
         self._trailers = False
 
-    def scan(self, data: bytearray) -> bool:
+    def scan(self, data: bytes | bytearray) -> bool:
         """True when the last chunk and the trailer section are in `data`, or when unsure."""
         while True:
             if self._data_left:

@@ -6,8 +6,10 @@ What goes in: gunicorn's body reader, wrapped so that a body cut short (the
 client half-closed, or stalled past ECHO_BODY_TIMEOUT_SECONDS) ends with what
 did arrive instead of an error, and says so. What goes out: everything gunicorn
 writes passes through `sendall`, where a fault the app asked for changes it,
-and where gunicorn's early `100 Continue` is held back until the app first
-reads the body (RFC 9110 §10.1.1: no 100 for a request answered from its head).
+where the response head waits for the body's first bytes so that both leave in
+one send (one syscall, one segment), and where gunicorn's early `100 Continue`
+is held back until the app first reads the body (RFC 9110 §10.1.1: no 100 for a
+request answered from its head).
 No Flask here.
 """
 
@@ -17,11 +19,12 @@ import socket
 import struct
 from typing import Any
 
-from service.server.connection import ENVIRON_KEY, SERVER_FAULTS
+from service.server.connection import SERVER_FAULTS
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 MALFORMED_STATUS_LINE = b"HTTP/1.1 MALFORMED echoscope fault\r\n"
 _ABORT = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
+_COALESCE = 65536  # a first body piece up to this size goes out in one send with the head
 
 
 class BoundedSource:
@@ -36,10 +39,28 @@ class BoundedSource:
         self._sock = sock
         self.stalled = False
         self.ended = False
+        self._timeout: float | None = None  # what gunicorn's body drain asked for
+        self._applied = False  # whether the socket has it
+
+    # gunicorn bounds the drain of an unread body (parser.finish_body) with settimeout
+    # before each read and restores the timeout after: two syscalls per request even when
+    # the body was all read. The socket gets the timeout only when a read does happen.
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def settimeout(self, timeout: float | None) -> None:
+        self._timeout = timeout
+        if self._applied:
+            self._sock.settimeout(timeout)
+            self._applied = timeout is not None
 
     def recv(self, size: int) -> bytes:
         if self.stalled:
             return b""
+        if self._timeout is not None and not self._applied:
+            self._sock.settimeout(self._timeout)
+            self._applied = True
         try:
             data = self._sock.recv(size)
         except (BlockingIOError, TimeoutError):
@@ -63,6 +84,7 @@ class Wire:
         self.fault: str | None = None
         self.continue_wanted = False
         self._written = False  # anything (100 Continue included) went out
+        self._held: bytes | None = None  # the response head, sent with the first body bytes
         self._body_left: int | None = None  # what `truncate` still sends of the body
         self.body = RecordedBody(source, _body_length(headers), self._before_body)
 
@@ -92,12 +114,32 @@ class Wire:
 
     def sendall(self, data: bytes) -> None:
         if self.fault is None:
+            held = self._held
+            if held is not None:  # the head, then the body's first bytes: one send
+                self._held = None
+                if len(data) <= _COALESCE:
+                    self.socket.sendall(held + data)
+                    return
+                self.socket.sendall(held)
+            elif not self._written and data[9:10] != b"1":  # the head (not a 1xx): held
+                self._written = True
+                self._held = data
+                return
             self._written = True
-            self.socket.sendall(data)
+            if data:
+                self.socket.sendall(data)
         elif self.fault in ("truncate", "malformed"):
             self._send_faulted(data)
 
+    def flush(self) -> None:
+        """Send the head still held: the response has no body bytes (or the socket is wanted)."""
+        held, self._held = self._held, None
+        if held is not None:
+            self.socket.sendall(held)
+
     def __getattr__(self, name: str) -> Any:
+        # Anything else done with the socket (sendfile, recv, shutdown …) follows the head.
+        self.flush()
         return getattr(self.socket, name)
 
     def _send_faulted(self, data: bytes) -> None:
@@ -186,25 +228,6 @@ class RecordedBody:
         inner = getattr(self._reader, "reader", None)
         parts = [getattr(self._reader, "buf", None), getattr(inner, "buf", None)]
         return b"".join(part.getvalue() for part in parts if part is not None)
-
-
-class Serving:
-    """The WSGI app, given each HTTP/1 request's Wire and its bounded body reader; `app` is it."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        exchange = environ.get("gunicorn.socket")
-        if not isinstance(exchange, Wire):
-            return self.app(environ, start_response)
-        environ[ENVIRON_KEY] = exchange
-        environ["wsgi.input"] = exchange.body.wrap(environ["wsgi.input"])
-        result = self.app(environ, start_response)
-        response = getattr(start_response, "__self__", None)  # gunicorn's Response
-        if exchange.closes and response is not None:  # say `Connection: close` on its answer
-            response.force_close()
-        return result
 
 
 def _body_length(headers: list[Any]) -> int | None:

@@ -222,3 +222,22 @@ def test_an_http2_request_sent_with_the_preface_is_served(bounded: Server) -> No
             if any(isinstance(event, h2.events.StreamEnded) for event in events):
                 break
     assert status == b"200" and json.loads(body)["args"] == {"h2": "1"}
+
+
+def test_requests_sent_back_to_back_are_answered_in_order_and_a_half_head_behind_them_gets_408(
+    bounded: Server,
+) -> None:
+    # Whole requests already waiting when a thread finishes are served by it at once; a
+    # half head behind them goes back to the loop, whose header timeout still applies.
+    whole = (
+        b"".join(b"GET /anything?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % n for n in range(5))
+        + b"POST /anything HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+    )
+    sock = _stall(bounded.port, whole + HEAD)
+    answer = _read_to_close(sock)
+    parts = answer.split(b"HTTP/1.1 ")[1:]
+    assert [part[:3] for part in parts] == [b"200"] * 6 + [b"408"]
+    assert [json.loads(p.partition(b"\r\n\r\n")[2])["args"] for p in parts[:5]] == [
+        {"n": str(n)} for n in range(5)
+    ]
+    assert b'"data":"abc"' in parts[5]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -112,6 +113,7 @@ def test_no_100_continue_without_a_body(pair: tuple[socket.socket, socket.socket
     exchange.send(wire.CONTINUE)
     assert exchange.body.read() == b"" and exchange.body.complete is True
     exchange.sendall(HEAD)
+    exchange.flush()  # as the worker does when the exchange ends
     assert client.recv(1000) == HEAD  # the answer, and no 100 before it
 
 
@@ -152,3 +154,94 @@ def test_reset_aborts_the_connection() -> None:
 def test_an_unknown_fault_is_refused(pair: tuple[socket.socket, socket.socket]) -> None:
     with pytest.raises(ValueError, match="unknown fault"):
         _wire(pair[0], []).break_with("slow")  # the app's to do, not the server's
+
+
+class _Sends:
+    """The server's socket, counting its sends (each one a syscall and a segment)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.sent: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.sent.append(bytes(data))
+        self.sock.sendall(data)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.sock, name)
+
+
+def _counted(server: socket.socket) -> tuple[wire.Wire, _Sends]:
+    sends = _Sends(server)
+    exchange = wire.Wire(sends, wire.BoundedSource(server), [])  # type: ignore[arg-type]
+    return exchange, sends
+
+
+def test_the_head_leaves_with_the_first_body_bytes(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = pair
+    exchange, sends = _counted(server)
+    exchange.sendall(HEAD)
+    assert sends.sent == []  # held until the body starts
+    exchange.sendall(b"0123456789")
+    exchange.sendall(b"more")
+    exchange.flush()
+    assert sends.sent == [HEAD + b"0123456789", b"more"]
+    assert client.recv(1000) == HEAD + b"0123456789more"
+
+
+def test_a_head_without_body_bytes_is_sent_by_flush_or_any_other_use(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, _ = pair
+    exchange, sends = _counted(server)
+    exchange.sendall(HEAD)
+    exchange.flush()
+    assert sends.sent == [HEAD]
+    other, sends = _counted(server)
+    other.sendall(HEAD)
+    other.fileno()  # the socket is wanted for something else (sendfile, a session, a peek)
+    assert sends.sent == [HEAD]
+
+
+def test_informational_heads_and_large_bodies_are_not_held(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = pair
+    exchange, sends = _counted(server)
+    early = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+    exchange.sendall(early)
+    assert sends.sent == [early]  # sent at once: that is its point
+    assert client.recv(1000) == early
+    big, sends = _counted(server)
+    big.sendall(HEAD)
+    body = b"x" * (1 << 17)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(_read(client, len(HEAD + body))))
+    reader.start()
+    big.sendall(body)
+    reader.join()
+    assert sends.sent == [HEAD, body]  # not copied into one
+    assert received == [HEAD + body]
+
+
+def _read(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        data += sock.recv(size)
+    return data
+
+
+def test_a_drain_timeout_reaches_the_socket_only_when_the_drain_reads(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = pair
+    source = wire.BoundedSource(server)
+    source.settimeout(0.2)  # gunicorn's finish_body, before reading what is left of a body
+    assert (source.gettimeout(), server.gettimeout()) == (0.2, None)
+    client.sendall(b"ab")
+    assert source.recv(10) == b"ab" and server.gettimeout() == 0.2
+    assert source.recv(10) == b"" and source.stalled  # nothing more within the drain's bound
+    source.settimeout(None)  # and after it
+    assert server.gettimeout() is None

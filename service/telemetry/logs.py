@@ -83,18 +83,19 @@ class ExchangeLine:
 def line_builder(settings: Settings) -> Callable[[Outcome], ExchangeLine]:
     """Outcome -> the exchange line's own fields (the inspector's history keeps them too)."""
     describe = _describer(settings)
+    respond = _responder(settings)
     query = settings.redact_query
     in_text = redact.in_text(query)
 
     def build(outcome: Outcome) -> ExchangeLine:
         record = outcome.record
-        loggable, encoded = describe(record)
+        loggable, encoded, found = describe(record)
         return ExchangeLine(
             f"{record['method']} {record['path']} {outcome.status} {outcome.elapsed * 1000:.1f}ms",
             _http_request(outcome, loggable),
             loggable,
             encoded,
-            _response_part(settings, outcome, encoded),
+            respond(outcome, encoded, found),
             _calls(outcome.calls, query, in_text) if outcome.calls else None,
             outcome.websocket.as_dict() if outcome.websocket else None,
         )
@@ -135,33 +136,103 @@ def _level(status: int) -> int:
     return logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
 
 
-Describer = Callable[[Record], tuple[dict[str, Any], bytes]]
+# The record as logged, its JSON, and the caller's secrets it held (candidates, unfiltered).
+Describer = Callable[[Record], tuple[dict[str, Any], bytes, list[str]]]
+# A header name (lowercase) -> redacted by name, URL-valued, the token header it is.
+_HeaderKind = tuple[bool, bool, str | None]
+
+
+def _header_kinds(names: frozenset[str]) -> dict[str, _HeaderKind]:
+    """What redaction each header name needing any does: looked up once per header."""
+    kinds: dict[str, _HeaderKind] = {}
+    for lower in {*names, *redact.URL_HEADERS, *credentials.TOKEN_HEADERS}:
+        token = lower.replace("_", "-")
+        named = lower in names
+        kinds[lower] = (
+            named,
+            not named and lower in redact.URL_HEADERS,
+            token if token in credentials.TOKEN_HEADERS else None,
+        )
+    return kinds
 
 
 def _describer(settings: Settings) -> Describer:
     """The record as logged: redacted, bounded, and encoded once."""
-    headers, query, limit = settings.redact_headers, settings.redact_query, settings.log_body_bytes
+    query, limit = settings.redact_query, settings.log_body_bytes
+    kinds = _header_kinds(settings.redact_headers)
 
-    def describe(record: Record) -> tuple[dict[str, Any], bytes]:
+    def describe(record: Record) -> tuple[dict[str, Any], bytes, list[str]]:
         cut: dict[str, Any] = {}
+        found: list[str] = []
         loggable = dict(record)
-        redacted = credentials.redact_tokens(redact.headers(record["headers"], headers, query))
         if record.get("auth"):
             loggable["auth"] = credentials.loggable(record["auth"])
-        loggable["headers"] = logbounds.headers(redacted, cut)
-        loggable["cookies"] = logbounds.cookies(redact.cookies(record["cookies"]), cut)
+        loggable["headers"] = _request_headers(record["headers"], kinds, query, cut, found)
+        cookies = record["cookies"]
+        if cookies:
+            found.extend(value for value in cookies.values() if value)
+            logged = redact.cookies(cookies)
+            if len(logged) > logbounds.MAX_COOKIES:
+                logged = logbounds.cookies(logged, cut)
+            loggable["cookies"] = logged
+        else:
+            loggable["cookies"] = {}
         if record["query_string"]:
             loggable["args"] = redact.mapping(record["args"], query)
             loggable["query_string"] = redact.query_string(record["query_string"], query)
             loggable["url"] = redact.url(record["url"], query)
+        if query and record["args"]:
+            for key, value in record["args"].items():
+                if key.lower() in query:
+                    found.extend(value if isinstance(value, list) else [value])
         if (record.get("decoded_size") or record["body_size"] or 0) > limit:
             data = record["data"].encode()[:limit].decode("utf-8", "ignore")
             loggable.update(data=data, json=None, form={}, truncated=True)
         if cut:
             loggable["cut"] = cut
-        return loggable, logbounds.fit(loggable, orjson.dumps(loggable), cut)
+        return loggable, logbounds.fit(loggable, orjson.dumps(loggable), cut), found
 
     return describe
+
+
+def _request_headers(
+    values: dict[str, str],
+    kinds: dict[str, _HeaderKind],
+    query: frozenset[str],
+    cut: dict[str, Any],
+    found: list[str],
+) -> dict[str, str]:
+    """The request's headers as logged, in one pass: named ones redacted, the query secrets
+    of URL-valued ones, every bearer token or IAP assertion (whatever ECHO_REDACT_HEADERS
+    names), then bounded. The secrets they held go in `found` (`redact.secret_values`)."""
+    cap = logbounds.header_cap(len(values))
+    short = cap // 6  # values this short are within `cap` whatever their escaping
+    logged = {}
+    for key, value in values.items():
+        lower = key.lower()
+        kind = kinds.get(lower)
+        if kind is None and "_" in lower:
+            token = lower.replace("_", "-")
+            kind = (False, False, token) if token in credentials.TOKEN_HEADERS else None
+        shown = value
+        if kind is not None:
+            named, url_valued, token_header = kind
+            if named:
+                shown = redact.REDACTED
+                found.append(value)
+                found.extend(value.split(None, 1)[1:])  # the credentials after the scheme
+            elif url_valued:
+                shown = redact.url(value, query)
+            if token_header is not None and value != redact.REDACTED:
+                bare = credentials.bare_token(token_header, value)
+                if bare is not None:
+                    shown = redact.REDACTED
+                    found.append(value)
+                    found.append(bare)
+        if len(shown) > short:
+            shown = logbounds.header_value(key, shown, cap, cut)
+        logged[key] = shown
+    return logged
 
 
 def _http_request(outcome: Outcome, loggable: dict[str, Any]) -> dict[str, Any]:
@@ -180,37 +251,45 @@ def _http_request(outcome: Outcome, loggable: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _response_part(settings: Settings, outcome: Outcome, encoded_record: bytes) -> dict[str, Any]:
-    # Non-echo bodies may repeat the caller's secrets (httpbin's /headers, /bearer …): replaced.
-    record = outcome.record
-    also = credentials.tokens(record["headers"])  # bearer tokens and IAP assertions, always
-    secrets = redact.secret_values(record, settings.redact_headers, settings.redact_query, also)
-    cut: dict[str, Any] = {}
-    redacted = redact.headers(
-        outcome.response_headers, settings.redact_headers, settings.redact_query
-    )
-    redact_body = redact.body_redactor(secrets)
-    if secrets and redact.occurs(redact_body, redacted.values()):
-        redacted = {key: redact_body(value.encode()).decode() for key, value in redacted.items()}
-    part: dict[str, Any] = {
-        "status": outcome.status,
-        "headers": logbounds.headers(redacted, cut),
-        "body_size": outcome.response_size,
-        **({"fault": outcome.fault} if outcome.fault else {}),  # README: Connection level
-    }
-    if outcome.written_by_caller:
-        part["written_by"] = "caller"  # x-set-response-body: the record is `request`, not sent
-    if outcome.body_is_record and settings.log_echo_body == "reference":
-        # the body is the record the line logs as `request` (and /call's `calls`, logged too)
-        part["body_ref"] = "request, calls" if outcome.calls else "request"
-    elif outcome.body_is_record:
-        _add_body(part, settings, encoded_record)  # the redacted record, never the caller's secrets
-    else:
-        body = outcome.response_body
-        _add_body(part, settings, redact_body(body) if secrets else body)
-    if cut:
-        part["cut"] = cut
-    return part
+def _responder(settings: Settings) -> Callable[[Outcome, bytes, list[str]], dict[str, Any]]:
+    """The line's `response`: its headers and body redacted (by name, and of the caller's
+    secrets they repeat: httpbin's /headers, /bearer …) and bounded."""
+    names, query = settings.redact_headers, settings.redact_query
+    reference = settings.log_echo_body == "reference"
+
+    def respond(outcome: Outcome, encoded_record: bytes, found: list[str]) -> dict[str, Any]:
+        secrets = redact.kept_secrets(found) if found else []
+        cut: dict[str, Any] = {}
+        redacted = redact.headers(outcome.response_headers, names, query)
+        redact_body = redact.body_redactor(secrets)
+        if secrets and redact.occurs(redact_body, redacted.values()):
+            redacted = {k: redact_body(value.encode()).decode() for k, value in redacted.items()}
+        cap = logbounds.header_cap(len(redacted))
+        if any(len(value) * 6 > cap for value in redacted.values()):
+            redacted = logbounds.headers(redacted, cut)
+        part: dict[str, Any] = {
+            "status": outcome.status,
+            "headers": redacted,
+            "body_size": outcome.response_size,
+        }
+        if outcome.fault:
+            part["fault"] = outcome.fault  # README: Connection level
+        if outcome.written_by_caller:
+            part["written_by"] = "caller"  # x-set-response-body: the record is `request`, not sent
+        if outcome.body_is_record and reference:
+            # the body is the record the line logs as `request` (and /call's `calls`, logged too)
+            part["body_ref"] = "request, calls" if outcome.calls else "request"
+        elif outcome.body_is_record:
+            # the redacted record, never the caller's secrets
+            _add_body(part, settings, encoded_record)
+        else:
+            body = outcome.response_body
+            _add_body(part, settings, redact_body(body) if secrets else body)
+        if cut:
+            part["cut"] = cut
+        return part
+
+    return respond
 
 
 def _calls(

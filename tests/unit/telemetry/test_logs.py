@@ -617,3 +617,17 @@ def test_short_cookie_values_do_not_corrupt_the_logged_body(make_echo: MakeEcho)
     echo.client.post("/post", json={"ok": True, "n": 1}, headers={"Cookie": "consent=true; n=1"})
     logged = json.loads(echo.exchange_line()["response"]["body"])  # still valid JSON
     assert logged["json"] == {"ok": True, "n": 1}
+
+
+def test_a_redacted_query_value_repeated_in_a_response_header_stays_out_of_the_log(
+    echo: Echo,
+) -> None:
+    response = echo.client.get("/response-headers?token=query-secret-0123456789")
+    assert response.headers["token"] == "query-secret-0123456789"  # the caller sees it
+    assert b"query-secret-0123456789" not in echo.stream.getvalue()
+    assert echo.exchange_line()["response"]["headers"]["token"] == "[REDACTED]"
+
+
+def test_response_headers_without_the_callers_secrets_are_logged_as_sent(echo: Echo) -> None:
+    echo.client.get("/response-headers?X-Plain=visible-value-42", headers={"Cookie": "s=abcdefgh"})
+    assert echo.exchange_line()["response"]["headers"]["X-Plain"] == "visible-value-42"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Mapping
 from types import TracebackType
@@ -33,6 +34,9 @@ _SEVERITY = {
     "exception": "ERROR",
     "critical": "CRITICAL",
 }
+# A line's `service.exchange.traceids.TraceIds`, when its writer has them already (the
+# exchange line: read once when the exchange began, in the span the line is written in).
+TRACE_IDS = "echoscope.trace_ids"
 _LABELS = {"instance_id": "instanceId", "region": "region", "project": "project"}
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
@@ -82,7 +86,8 @@ class CloudTraceFields:
         return self._prefix.removeprefix("projects/").removesuffix("/traces/") or None
 
     def __call__(self, _: WrappedLogger, __: str, event: EventDict) -> EventDict:
-        ids = traceids.current()
+        # The exchange line brings the ids its exchange read; any other line reads them here.
+        ids = event.pop(TRACE_IDS, None) or traceids.current()
         if ids is not None:
             # OpenTelemetry's trace context in non-OTLP log formats, project or not.
             event["trace_id"] = ids.trace_id
@@ -108,12 +113,36 @@ def add_severity(_: WrappedLogger, method: str, event: EventDict) -> EventDict:
     return event
 
 
+class UtcTimeStamper:
+    """`time`: now in UTC, RFC 3339 with microseconds, as structlog's
+    `TimeStamper(fmt="iso", utc=True)` writes it (`2024-05-01T12:00:00.123456Z`, the
+    fraction left out at a whole second), its date and time of day formatted once a second.
+    """
+
+    def __init__(self, key: str = "time") -> None:
+        self._key = key
+        self._second: tuple[int, str] = (-1, "")  # a second since the epoch, and its text
+
+    def __call__(self, _: WrappedLogger, __: str, event: EventDict) -> EventDict:
+        # Microseconds rounded down, as datetime.now() takes them from the same clock.
+        second, micros = divmod(time.time_ns() // 1000, 1_000_000)
+        last = self._second
+        if last[0] != second:
+            m = time.gmtime(second)
+            text = f"{m.tm_year:04d}-{m.tm_mon:02d}-{m.tm_mday:02d}T{m.tm_hour:02d}:{m.tm_min:02d}"
+            last = self._second = (second, f"{text}:{m.tm_sec:02d}")
+        event[self._key] = f"{last[1]}.{micros:06d}Z" if micros else f"{last[1]}Z"
+        return event
+
+
 def add_stack_trace(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     """An exception's traceback as text in `stack_trace`, as Error Reporting reads it.
 
     Python's own format, without frame locals (they would carry the request's secrets).
     """
-    exc_info = _exc_info(event.pop("exc_info", None))
+    if "exc_info" not in event:
+        return event
+    exc_info = _exc_info(event.pop("exc_info"))
     if exc_info is not None:
         event["stack_trace"] = "".join(traceback.format_exception(*exc_info))
         event.setdefault("error_type", exc_info[0].__name__)
@@ -125,7 +154,7 @@ def pre_chain() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
         add_severity,
-        structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
+        UtcTimeStamper("time"),
         cloud_trace,
         add_stack_trace,
     ]

@@ -107,6 +107,7 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
     as_fragment = settings.log_format == "json"
     build = line_builder(settings)
     otlp = settings.otlp_logs
+    log = {logging.INFO: logger.info, logging.WARNING: logger.warning, logging.ERROR: logger.error}
 
     def write(outcome: Outcome) -> None:
         if outcome.excluded:
@@ -120,8 +121,9 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
             extra["websocket"] = line.websocket
         if otlp:  # what the LogRecord says besides the line, taken off before rendering
             extra[otlplogs.EXCHANGE] = otlplogs.exchange_fields(outcome, line.encoded_request)
-        logger.log(
-            level,
+        if outcome.trace is not None:  # read when the exchange began: not looked up again
+            extra[logfields.TRACE_IDS] = outcome.trace
+        log[level](
             line.message,
             httpRequest=line.http_request,
             request=orjson.Fragment(line.encoded_request) if as_fragment else line.request,
@@ -251,21 +253,42 @@ def _http_request(outcome: Outcome, loggable: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _response_headers(
+    values: dict[str, str], kinds: dict[str, _HeaderKind], query: frozenset[str]
+) -> dict[str, str]:
+    """`redact.headers` with the per-settings table: named ones redacted, URL-valued ones'
+    query secrets."""
+    redacted = {}
+    for key, value in values.items():
+        kind = kinds.get(key.lower())
+        if kind is not None:
+            if kind[0]:
+                value = redact.REDACTED
+            elif kind[1]:
+                value = redact.url(value, query)
+        redacted[key] = value
+    return redacted
+
+
 def _responder(settings: Settings) -> Callable[[Outcome, bytes, list[str]], dict[str, Any]]:
     """The line's `response`: its headers and body redacted (by name, and of the caller's
     secrets they repeat: httpbin's /headers, /bearer …) and bounded."""
-    names, query = settings.redact_headers, settings.redact_query
+    query = settings.redact_query
+    kinds = _header_kinds(settings.redact_headers)
     reference = settings.log_echo_body == "reference"
 
     def respond(outcome: Outcome, encoded_record: bytes, found: list[str]) -> dict[str, Any]:
         secrets = redact.kept_secrets(found) if found else []
         cut: dict[str, Any] = {}
-        redacted = redact.headers(outcome.response_headers, names, query)
+        redacted = _response_headers(outcome.response_headers, kinds, query)
         redact_body = redact.body_redactor(secrets)
-        if secrets and redact.occurs(redact_body, redacted.values()):
+        if (
+            secrets
+            and redact.could_occur(secrets, "\n".join(redacted.values()))
+            and redact.occurs(redact_body, redacted.values())
+        ):
             redacted = {k: redact_body(value.encode()).decode() for k, value in redacted.items()}
-        cap = logbounds.header_cap(len(redacted))
-        if any(len(value) * 6 > cap for value in redacted.values()):
+        if redacted and max(map(len, redacted.values())) * 6 > logbounds.header_cap(len(redacted)):
             redacted = logbounds.headers(redacted, cut)
         part: dict[str, Any] = {
             "status": outcome.status,

@@ -136,6 +136,16 @@ def kept_secrets(found: Iterable[str]) -> list[str]:
     return sorted(kept, key=len, reverse=True)
 
 
+def could_occur(secrets: Iterable[str], text: str) -> bool:
+    """False only when no secret can occur in `text` in any form `body_redactor` looks for:
+    a secret JSON escaping leaves alone (no quote, backslash or control character) occurs
+    as it is or not at all; any other is assumed to occur (`occurs` then decides)."""
+    for secret in secrets:
+        if secret in text or '"' in secret or "\\" in secret or not secret.isprintable():
+            return True
+    return False
+
+
 def occurs(redact_body: Callable[[bytes], bytes], texts: Iterable[str]) -> bool:
     """Whether `redact_body` would change any of `texts`, all looked through at once (one
     by one, only when a secret occurs: rare, and the per-text pass decides exactly)."""

@@ -15,6 +15,7 @@ import structlog
 
 from service.server import logconfig
 from service.settings import Settings
+from service.telemetry import logfields
 from tests.support.constants import CLOUD_TRACE_ID, TRACE_ID, TRACEPARENT
 from tests.unit.conftest import Echo, MakeEcho
 
@@ -152,6 +153,30 @@ def test_timestamp_is_rfc3339_utc(echo: Echo) -> None:
     parsed = datetime.datetime.fromisoformat(stamp)
     assert parsed.utcoffset() == datetime.timedelta(0)
     assert abs((parsed - before).total_seconds()) < 60
+
+
+@pytest.mark.parametrize(
+    "now_ns",
+    [
+        1_714_564_800_123_456_789,  # rounded down to the microsecond, as datetime.now() does
+        1_714_564_800_000_000_999,  # a whole second: no fraction, as isoformat() writes it
+        1_714_564_800_000_001_000,
+        1_714_564_859_999_999_999,  # the same minute's last microsecond
+        1_709_164_800_500_000_000,  # 2024-02-29
+        0,
+    ],
+)
+def test_time_is_written_as_structlogs_iso_utc_stamper_writes_it(
+    monkeypatch: pytest.MonkeyPatch, now_ns: int
+) -> None:
+    stamper = logfields.UtcTimeStamper("time")
+    stamper(None, "info", {})  # another second first: the cached text must follow the clock
+    monkeypatch.setattr(logfields.time, "time_ns", lambda: now_ns)
+    seconds, micros = divmod(now_ns // 1000, 1_000_000)
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC).replace(microsecond=micros)
+    expected = moment.isoformat().replace("+00:00", "Z")
+    assert stamper(None, "info", {})["time"] == expected
+    assert stamper(None, "info", {})["time"] == expected  # from the cached second too
 
 
 def test_uuid_is_the_request_id(echo: Echo) -> None:

@@ -82,8 +82,9 @@ class ExchangeLine:
 
 def line_builder(settings: Settings) -> Callable[[Outcome], ExchangeLine]:
     """Outcome -> the exchange line's own fields (the inspector's history keeps them too)."""
-    describe = _describer(settings)
-    respond = _responder(settings)
+    rules = _HeaderRules(settings)
+    describe = _describer(settings, rules)
+    respond = _responder(settings, rules)
     query = settings.redact_query
     in_text = redact.in_text(query)
 
@@ -158,10 +159,82 @@ def _header_kinds(names: frozenset[str]) -> dict[str, _HeaderKind]:
     return kinds
 
 
-def _describer(settings: Settings) -> Describer:
+class _HeaderRules:
+    """Per settings: how each header is logged. The names of headers needing nothing (most
+    of them, the same on every request) are remembered, up to MAX_PLAIN of them, so that
+    a request's or response's headers are looked at one by one only where one needs work."""
+
+    MAX_PLAIN = 1024
+
+    def __init__(self, settings: Settings) -> None:
+        self._kinds = _header_kinds(settings.redact_headers)
+        self._query = settings.redact_query
+        self._plain: frozenset[str] = frozenset()  # replaced whole: threads read it unlocked
+
+    def _kind(self, key: str) -> _HeaderKind | None:
+        lower = key.lower()
+        kind = self._kinds.get(lower)
+        if kind is None and "_" in lower:
+            token = lower.replace("_", "-")
+            kind = (False, False, token) if token in credentials.TOKEN_HEADERS else None
+        if kind is None and len(self._plain) < self.MAX_PLAIN:
+            self._plain = self._plain | {key}
+        return kind
+
+    def request(
+        self, values: dict[str, str], cut: dict[str, Any], found: list[str]
+    ) -> dict[str, str]:
+        """The request's headers as logged: named ones redacted, the query secrets of
+        URL-valued ones, every bearer token or IAP assertion (whatever ECHO_REDACT_HEADERS
+        names), then bounded. The secrets they held go in `found` (`redact.secret_values`)."""
+        logged = dict(values)
+        for key in values.keys() - self._plain:
+            kind = self._kind(key)
+            if kind is None:
+                continue
+            value = values[key]
+            named, url_valued, token_header = kind
+            if named:
+                logged[key] = redact.REDACTED
+                found.append(value)
+                found.extend(value.split(None, 1)[1:])  # the credentials after the scheme
+            elif url_valued:
+                logged[key] = redact.url(value, self._query)
+            if token_header is not None and value != redact.REDACTED:
+                bare = credentials.bare_token(token_header, value)
+                if bare is not None:
+                    logged[key] = redact.REDACTED
+                    found.append(value)
+                    found.append(bare)
+        _bound(logged, cut)
+        return logged
+
+    def response(self, values: dict[str, str]) -> dict[str, str]:
+        """`redact.headers` of the response's headers: named ones redacted, the query
+        secrets of URL-valued ones."""
+        redacted = dict(values)
+        for key in values.keys() - self._plain:
+            kind = self._kind(key)
+            if kind is not None:
+                if kind[0]:
+                    redacted[key] = redact.REDACTED
+                elif kind[1]:
+                    redacted[key] = redact.url(values[key], self._query)
+        return redacted
+
+
+def _bound(headers: dict[str, str], cut: dict[str, Any]) -> None:
+    """`logbounds.headers` in place, the values looked at one by one only when one is
+    long enough to need it (JSON escaping grows a character to 6 bytes at most)."""
+    cap = logbounds.header_cap(len(headers))
+    if headers and max(map(len, headers.values())) * 6 > cap:
+        for key, value in headers.items():
+            headers[key] = logbounds.header_value(key, value, cap, cut)
+
+
+def _describer(settings: Settings, rules: _HeaderRules) -> Describer:
     """The record as logged: redacted, bounded, and encoded once."""
     query, limit = settings.redact_query, settings.log_body_bytes
-    kinds = _header_kinds(settings.redact_headers)
 
     def describe(record: Record) -> tuple[dict[str, Any], bytes, list[str]]:
         cut: dict[str, Any] = {}
@@ -169,10 +242,10 @@ def _describer(settings: Settings) -> Describer:
         loggable = dict(record)
         if record.get("auth"):
             loggable["auth"] = credentials.loggable(record["auth"])
-        loggable["headers"] = _request_headers(record["headers"], kinds, query, cut, found)
+        loggable["headers"] = rules.request(record["headers"], cut, found)
         cookies = record["cookies"]
         if cookies:
-            found.extend(value for value in cookies.values() if value)
+            found.extend(cookies.values())  # empty ones too: kept_secrets leaves them out
             logged = redact.cookies(cookies)
             if len(logged) > logbounds.MAX_COOKIES:
                 logged = logbounds.cookies(logged, cut)
@@ -197,46 +270,6 @@ def _describer(settings: Settings) -> Describer:
     return describe
 
 
-def _request_headers(
-    values: dict[str, str],
-    kinds: dict[str, _HeaderKind],
-    query: frozenset[str],
-    cut: dict[str, Any],
-    found: list[str],
-) -> dict[str, str]:
-    """The request's headers as logged, in one pass: named ones redacted, the query secrets
-    of URL-valued ones, every bearer token or IAP assertion (whatever ECHO_REDACT_HEADERS
-    names), then bounded. The secrets they held go in `found` (`redact.secret_values`)."""
-    cap = logbounds.header_cap(len(values))
-    short = cap // 6  # values this short are within `cap` whatever their escaping
-    logged = {}
-    for key, value in values.items():
-        lower = key.lower()
-        kind = kinds.get(lower)
-        if kind is None and "_" in lower:
-            token = lower.replace("_", "-")
-            kind = (False, False, token) if token in credentials.TOKEN_HEADERS else None
-        shown = value
-        if kind is not None:
-            named, url_valued, token_header = kind
-            if named:
-                shown = redact.REDACTED
-                found.append(value)
-                found.extend(value.split(None, 1)[1:])  # the credentials after the scheme
-            elif url_valued:
-                shown = redact.url(value, query)
-            if token_header is not None and value != redact.REDACTED:
-                bare = credentials.bare_token(token_header, value)
-                if bare is not None:
-                    shown = redact.REDACTED
-                    found.append(value)
-                    found.append(bare)
-        if len(shown) > short:
-            shown = logbounds.header_value(key, shown, cap, cut)
-        logged[key] = shown
-    return logged
-
-
 def _http_request(outcome: Outcome, loggable: dict[str, Any]) -> dict[str, Any]:
     # `loggable` is already redacted: its Referer had its query secrets replaced.
     return {
@@ -253,46 +286,26 @@ def _http_request(outcome: Outcome, loggable: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _response_headers(
-    values: dict[str, str], kinds: dict[str, _HeaderKind], query: frozenset[str]
-) -> dict[str, str]:
-    """`redact.headers` with the per-settings table: named ones redacted, URL-valued ones'
-    query secrets."""
-    redacted = {}
-    for key, value in values.items():
-        kind = kinds.get(key.lower())
-        if kind is not None:
-            if kind[0]:
-                value = redact.REDACTED
-            elif kind[1]:
-                value = redact.url(value, query)
-        redacted[key] = value
-    return redacted
-
-
-def _responder(settings: Settings) -> Callable[[Outcome, bytes, list[str]], dict[str, Any]]:
+def _responder(
+    settings: Settings, rules: _HeaderRules
+) -> Callable[[Outcome, bytes, list[str]], dict[str, Any]]:
     """The line's `response`: its headers and body redacted (by name, and of the caller's
     secrets they repeat: httpbin's /headers, /bearer …) and bounded."""
-    query = settings.redact_query
-    kinds = _header_kinds(settings.redact_headers)
     reference = settings.log_echo_body == "reference"
 
     def respond(outcome: Outcome, encoded_record: bytes, found: list[str]) -> dict[str, Any]:
-        secrets = redact.kept_secrets(found) if found else []
         cut: dict[str, Any] = {}
-        redacted = _response_headers(outcome.response_headers, kinds, query)
-        redact_body = redact.body_redactor(secrets)
-        if (
-            secrets
-            and redact.could_occur(secrets, "\n".join(redacted.values()))
-            and redact.occurs(redact_body, redacted.values())
-        ):
-            redacted = {k: redact_body(value.encode()).decode() for k, value in redacted.items()}
-        if redacted and max(map(len, redacted.values())) * 6 > logbounds.header_cap(len(redacted)):
-            redacted = logbounds.headers(redacted, cut)
+        headers = rules.response(outcome.response_headers)
+        secrets: list[str] | None = None  # the caller's secrets, looked at only if need be
+        if found and redact.could_occur(found, "\n".join(headers.values())):
+            secrets = redact.kept_secrets(found)
+            redact_body = redact.body_redactor(secrets)
+            if secrets and redact.occurs(redact_body, headers.values()):
+                headers = {k: redact_body(value.encode()).decode() for k, value in headers.items()}
+        _bound(headers, cut)
         part: dict[str, Any] = {
             "status": outcome.status,
-            "headers": redacted,
+            "headers": headers,
             "body_size": outcome.response_size,
         }
         if outcome.fault:
@@ -307,7 +320,9 @@ def _responder(settings: Settings) -> Callable[[Outcome, bytes, list[str]], dict
             _add_body(part, settings, encoded_record)
         else:
             body = outcome.response_body
-            _add_body(part, settings, redact_body(body) if secrets else body)
+            if secrets is None:
+                secrets = redact.kept_secrets(found) if found else []
+            _add_body(part, settings, redact.body_redactor(secrets)(body) if secrets else body)
         if cut:
             part["cut"] = cut
         return part

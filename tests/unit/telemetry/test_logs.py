@@ -15,7 +15,7 @@ import structlog
 
 from service.server import logconfig
 from service.settings import Settings
-from service.telemetry import logfields
+from service.telemetry import logfields, logs
 from tests.support.constants import CLOUD_TRACE_ID, TRACE_ID, TRACEPARENT
 from tests.unit.conftest import Echo, MakeEcho
 
@@ -656,3 +656,15 @@ def test_a_redacted_query_value_repeated_in_a_response_header_stays_out_of_the_l
 def test_response_headers_without_the_callers_secrets_are_logged_as_sent(echo: Echo) -> None:
     echo.client.get("/response-headers?X-Plain=visible-value-42", headers={"Cookie": "s=abcdefgh"})
     assert echo.exchange_line()["response"]["headers"]["X-Plain"] == "visible-value-42"
+
+
+def test_header_rules_stay_right_past_the_remembered_plain_names() -> None:
+    rules = logs._HeaderRules(Settings.from_env({}))
+    for index in range(rules.MAX_PLAIN + 50):  # a client inventing header names
+        rules.request({f"X-Made-Up-{index}": "v"}, {}, [])
+    found: list[str] = []
+    headers = {"X-Made-Up-1": "v", "X-Made-Up-5000": "w", "Authorization": "Bearer tok-0123456"}
+    logged = rules.request(headers, {}, found)
+    assert logged == {"X-Made-Up-1": "v", "X-Made-Up-5000": "w", "Authorization": "[REDACTED]"}
+    assert "tok-0123456" in found
+    assert len(rules._plain) == rules.MAX_PLAIN

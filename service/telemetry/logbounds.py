@@ -32,7 +32,8 @@ def headers(values: Mapping[str, str], cut: dict[str, Any]) -> dict[str, str]:
 
 def header_cap(count: int) -> int:
     """The encoded bytes each of `count` logged header values may take."""
-    return min(HEADER_VALUE_BYTES, HEADERS_BUDGET // max(count, 1))
+    share = HEADERS_BUDGET // count if count > 1 else HEADERS_BUDGET
+    return share if share < HEADER_VALUE_BYTES else HEADER_VALUE_BYTES
 
 
 def header_value(name: str, value: str, cap: int, cut: dict[str, Any]) -> str:

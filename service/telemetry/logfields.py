@@ -92,7 +92,7 @@ class CloudTraceFields:
             # OpenTelemetry's trace context in non-OTLP log formats, project or not.
             event["trace_id"] = ids.trace_id
             event["span_id"] = ids.span_id
-            event["trace_flags"] = f"{ids.flags:02x}"
+            event["trace_flags"] = "%02x" % ids.flags  # noqa: UP031
             if self._prefix:
                 event[TRACE] = self._prefix + ids.trace_id
             event[SPAN] = ids.span_id
@@ -124,6 +124,11 @@ class UtcTimeStamper:
         self._second: tuple[int, str] = (-1, "")  # a second since the epoch, and its text
 
     def __call__(self, _: WrappedLogger, __: str, event: EventDict) -> EventDict:
+        event[self._key] = self.now()
+        return event
+
+    def now(self) -> str:
+        """The time stamp of this moment."""
         # Microseconds rounded down, as datetime.now() takes them from the same clock.
         second, micros = divmod(time.time_ns() // 1000, 1_000_000)
         last = self._second
@@ -131,7 +136,24 @@ class UtcTimeStamper:
             m = time.gmtime(second)
             text = f"{m.tm_year:04d}-{m.tm_mon:02d}-{m.tm_mday:02d}T{m.tm_hour:02d}:{m.tm_min:02d}"
             last = self._second = (second, f"{text}:{m.tm_sec:02d}")
-        event[self._key] = f"{last[1]}.{micros:06d}Z" if micros else f"{last[1]}Z"
+        return "%s.%06dZ" % (last[1], micros) if micros else last[1] + "Z"  # noqa: UP031
+
+
+class LineFields:
+    """The fields every line carries, in one step: `add_severity`, `time`
+    (`UtcTimeStamper`), the trace fields and labels (`CloudTraceFields`), and
+    `add_stack_trace`, in that order."""
+
+    def __init__(self, trace_fields: CloudTraceFields) -> None:
+        self._trace_fields = trace_fields
+        self._clock = UtcTimeStamper("time")
+
+    def __call__(self, logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+        event["severity"] = _SEVERITY.get(method, "DEFAULT")
+        event["time"] = self._clock.now()
+        self._trace_fields(logger, method, event)
+        if "exc_info" in event:
+            add_stack_trace(logger, method, event)
         return event
 
 
@@ -151,13 +173,7 @@ def add_stack_trace(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
 
 def pre_chain() -> list[Processor]:
     """The processors every line goes through before the message is renamed and rendered."""
-    return [
-        structlog.contextvars.merge_contextvars,
-        add_severity,
-        UtcTimeStamper("time"),
-        cloud_trace,
-        add_stack_trace,
-    ]
+    return [structlog.contextvars.merge_contextvars, LineFields(cloud_trace)]
 
 
 def message_renamer() -> Processor:

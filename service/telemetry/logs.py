@@ -54,8 +54,10 @@ def _configure(settings: Settings, stream: Sink) -> Any:
     if settings.otlp_logs:
         chain.append(otlplogs.emitter)
     chain.append(logfields.renderer(settings.log_format))
-    if settings.log_format == "json":
-        factory: Any = structlog.BytesLoggerFactory(stream)  # type: ignore[arg-type]
+    if settings.log_format == "json" and isinstance(stream, logwriter.LineWriter):
+        factory: Any = lambda *_: logwriter.LineLogger(stream)  # noqa: E731
+    elif settings.log_format == "json":
+        factory = structlog.BytesLoggerFactory(stream)  # type: ignore[arg-type]
     else:
         factory = structlog.WriteLoggerFactory(logwriter.TextStream(stream))  # type: ignore[arg-type]
     structlog.configure(
@@ -188,7 +190,7 @@ class _HeaderRules:
         URL-valued ones, every bearer token or IAP assertion (whatever ECHO_REDACT_HEADERS
         names), then bounded. The secrets they held go in `found` (`redact.secret_values`)."""
         logged = dict(values)
-        for key in values.keys() - self._plain:
+        for key in values.keys() - self._plain:  # most requests have a Cookie or Referer
             kind = self._kind(key)
             if kind is None:
                 continue
@@ -213,7 +215,8 @@ class _HeaderRules:
         """`redact.headers` of the response's headers: named ones redacted, the query
         secrets of URL-valued ones."""
         redacted = dict(values)
-        for key in values.keys() - self._plain:
+        plain = self._plain
+        for key in () if plain.issuperset(values) else values.keys() - plain:  # mostly ()
             kind = self._kind(key)
             if kind is not None:
                 if kind[0]:
@@ -224,12 +227,13 @@ class _HeaderRules:
 
 
 def _bound(headers: dict[str, str], cut: dict[str, Any]) -> None:
-    """`logbounds.headers` in place, the values looked at one by one only when one is
-    long enough to need it (JSON escaping grows a character to 6 bytes at most)."""
+    """`logbounds.headers` in place, the values looked at one by one only when they are
+    long enough together to need it (JSON escaping grows a character to 6 bytes at most)."""
     cap = logbounds.header_cap(len(headers))
-    if headers and max(map(len, headers.values())) * 6 > cap:
+    if sum(map(len, headers.values())) * 6 > cap:
         for key, value in headers.items():
-            headers[key] = logbounds.header_value(key, value, cap, cut)
+            if len(value) * 6 > cap:
+                headers[key] = logbounds.header_value(key, value, cap, cut)
 
 
 def _describer(settings: Settings, rules: _HeaderRules) -> Describer:

@@ -138,6 +138,24 @@ def _is_pipe(stream: IO[bytes]) -> bool:
         return False
 
 
+class LineLogger:
+    """structlog's `BytesLogger` for a LineWriter: each rendered line queued whole.
+
+    BytesLogger takes a lock around each write and flushes after it; a LineWriter
+    queues lines safely from any thread and flushes on its own thread, so neither is needed.
+    """
+
+    def __init__(self, writer: LineWriter) -> None:
+        self._write = writer.write
+
+    def msg(self, message: bytes) -> None:
+        """Queue one rendered line."""
+        self._write(message + b"\n")
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
 class TextStream:
     """A text view of a byte stream, for the console renderer."""
 

@@ -94,7 +94,9 @@ def line_builder(settings: Settings) -> Callable[[Outcome], ExchangeLine]:
         record = outcome.record
         loggable, encoded, found = describe(record)
         return ExchangeLine(
-            f"{record['method']} {record['path']} {outcome.status} {outcome.elapsed * 1000:.1f}ms",
+            # %-formatting: the same text as an f-string's format spec, formatted faster
+            "%s %s %d %.1fms"  # noqa: UP031
+            % (record["method"], record["path"], outcome.status, outcome.elapsed * 1000),
             _http_request(outcome, loggable),
             loggable,
             encoded,
@@ -276,16 +278,17 @@ def _describer(settings: Settings, rules: _HeaderRules) -> Describer:
 
 def _http_request(outcome: Outcome, loggable: dict[str, Any]) -> dict[str, Any]:
     # `loggable` is already redacted: its Referer had its query secrets replaced.
+    headers = loggable["headers"]
     return {
         "requestMethod": loggable["method"],
         "requestUrl": loggable["url"],
         "status": outcome.status,
         "requestSize": str(outcome.request_size),
         "responseSize": str(outcome.response_size),
-        "userAgent": loggable["headers"].get("User-Agent"),
+        "userAgent": headers.get("User-Agent"),
         "remoteIp": loggable["client_ip"],
-        "referer": loggable["headers"].get("Referer"),
-        "latency": f"{outcome.elapsed:.6f}s",
+        "referer": headers.get("Referer"),
+        "latency": "%.6fs" % outcome.elapsed,  # noqa: UP031
         "protocol": outcome.protocol,
     }
 

@@ -42,7 +42,10 @@ class LineWriter:
         self._shared_lock = _open_shared_lock() if pipe else None
         self._queue: collections.deque[bytes] = collections.deque()
         self._writing = threading.Lock()  # one writer at a time keeps the lines in order
-        self._wake = threading.Event()
+        # Released when the queue gets its first line: the writer thread's wake-up call. A
+        # bare lock, not an Event (whose set() runs a Condition in Python on every wake-up).
+        self._wake = threading.Lock()
+        self._wake.acquire()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="echoscope-log-writer", daemon=True)
         self._thread.start()
@@ -51,9 +54,11 @@ class LineWriter:
     def write(self, line: bytes) -> int:
         """Queue one line for the writer thread (written at once after `close`)."""
         queue = self._queue
-        if not queue:
-            self._wake.set()
         queue.append(line)
+        # The first line since the writer thread emptied the queue wakes it. Counted after
+        # appending: a line the thread's last drain missed always finds itself alone.
+        if len(queue) == 1:
+            self._wake_writer()
         if self._closed or len(queue) > MAX_QUEUED_LINES:
             self._drain()
         return len(line)
@@ -66,15 +71,20 @@ class LineWriter:
         if self._closed:
             return
         self._closed = True
-        self._wake.set()
+        self._wake_writer()
         self._thread.join(timeout=5)
         self._drain()
         atexit.unregister(self.close)
 
+    def _wake_writer(self) -> None:
+        try:  # noqa: SIM105 (on the request path: no context manager made per wake-up)
+            self._wake.release()
+        except RuntimeError:  # released already: the thread has not woken up yet
+            pass
+
     def _run(self) -> None:
         while not self._closed:
-            self._wake.wait()
-            self._wake.clear()
+            self._wake.acquire()  # until a line comes (or close)
             self._drain()
             time.sleep(FLUSH_SECONDS)  # let the lines of the next 50 ms gather into one write
 

@@ -141,7 +141,7 @@ def test_a_stuck_stream_makes_the_logging_thread_write(monkeypatch: pytest.Monke
     stream = io.BytesIO()
     writer = logwriter.LineWriter(stream)
     writer._closed = True  # the writer thread stops: nothing else drains the queue
-    writer._wake.set()
+    writer._wake_writer()
     writer._thread.join()
     for number in range(11):
         writer.write(b"%d\n" % number)

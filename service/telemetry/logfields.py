@@ -1,4 +1,4 @@
-"""The fields every line carries, as structlog processors: severity, time, trace, stack trace.
+"""The fields every line carries, as one structlog processor: severity, time, trace, stack trace.
 
 No Flask here: gunicorn's master imports this (through `logconfig`) to render its
 own lines, and the workers render the exchange line with the same pieces.
@@ -42,7 +42,13 @@ ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
 class CloudTraceFields:
-    """Adds the trace correlation fields and Cloud Logging's labels to every line.
+    """The fields every line carries, as one processor: `severity`, `time`, the trace
+    correlation fields, Cloud Logging's labels, and an exception's `stack_trace`.
+
+    `time` is now in UTC, RFC 3339 with microseconds, as structlog's
+    `TimeStamper(fmt="iso", utc=True)` writes it (`2024-05-01T12:00:00.123456Z`, the
+    fraction left out at a whole second); its date and time of day are formatted once a
+    second.
 
     `trace_id`, `span_id` and `trace_flags` (hex) on every line written in a span,
     and Cloud Logging's own trace fields beside them.
@@ -56,6 +62,7 @@ class CloudTraceFields:
         self._prefix = ""
         self._labels: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._second: tuple[int, str] = (-1, "")  # a second since the epoch, and its text
 
     def configure(self, labels: dict[str, str]) -> None:
         """Start afresh for one app: these labels, no project yet."""
@@ -85,7 +92,14 @@ class CloudTraceFields:
         """The project set by `set_project`, or None while unknown."""
         return self._prefix.removeprefix("projects/").removesuffix("/traces/") or None
 
-    def __call__(self, _: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    def __call__(self, logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+        event["severity"] = _SEVERITY.get(method, "DEFAULT")
+        # Microseconds rounded down, as datetime.now() takes them from the same clock.
+        second, micros = divmod(time.time_ns() // 1000, 1_000_000)
+        last = self._second
+        if last[0] != second:
+            last = self._second = (second, _second_text(second))
+        event["time"] = "%s.%06dZ" % (last[1], micros) if micros else last[1] + "Z"  # noqa: UP031
         # The exchange line brings the ids its exchange read; any other line reads them here.
         ids = event.pop(TRACE_IDS, None) or traceids.current()
         if ids is not None:
@@ -99,7 +113,17 @@ class CloudTraceFields:
             event[SAMPLED] = ids.sampled
         if self._labels:
             event[LABELS] = self._labels
+        if "exc_info" in event:
+            add_stack_trace(logger, method, event)
         return event
+
+
+def _second_text(second: int) -> str:
+    m = time.gmtime(second)
+    return (
+        f"{m.tm_year:04d}-{m.tm_mon:02d}-{m.tm_mday:02d}"
+        f"T{m.tm_hour:02d}:{m.tm_min:02d}:{m.tm_sec:02d}"
+    )
 
 
 # One per process: gunicorn's master builds the stdlib formatter with it before the
@@ -107,64 +131,12 @@ class CloudTraceFields:
 cloud_trace = CloudTraceFields()
 
 
-def add_severity(_: WrappedLogger, method: str, event: EventDict) -> EventDict:
-    """Cloud Logging's `severity` from the log method or the stdlib level."""
-    event["severity"] = _SEVERITY.get(method, "DEFAULT")
-    return event
-
-
-class UtcTimeStamper:
-    """`time`: now in UTC, RFC 3339 with microseconds, as structlog's
-    `TimeStamper(fmt="iso", utc=True)` writes it (`2024-05-01T12:00:00.123456Z`, the
-    fraction left out at a whole second), its date and time of day formatted once a second.
-    """
-
-    def __init__(self, key: str = "time") -> None:
-        self._key = key
-        self._second: tuple[int, str] = (-1, "")  # a second since the epoch, and its text
-
-    def __call__(self, _: WrappedLogger, __: str, event: EventDict) -> EventDict:
-        event[self._key] = self.now()
-        return event
-
-    def now(self) -> str:
-        """The time stamp of this moment."""
-        # Microseconds rounded down, as datetime.now() takes them from the same clock.
-        second, micros = divmod(time.time_ns() // 1000, 1_000_000)
-        last = self._second
-        if last[0] != second:
-            m = time.gmtime(second)
-            text = f"{m.tm_year:04d}-{m.tm_mon:02d}-{m.tm_mday:02d}T{m.tm_hour:02d}:{m.tm_min:02d}"
-            last = self._second = (second, f"{text}:{m.tm_sec:02d}")
-        return "%s.%06dZ" % (last[1], micros) if micros else last[1] + "Z"  # noqa: UP031
-
-
-class LineFields:
-    """The fields every line carries, in one step: `add_severity`, `time`
-    (`UtcTimeStamper`), the trace fields and labels (`CloudTraceFields`), and
-    `add_stack_trace`, in that order."""
-
-    def __init__(self, trace_fields: CloudTraceFields) -> None:
-        self._trace_fields = trace_fields
-        self._clock = UtcTimeStamper("time")
-
-    def __call__(self, logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
-        event["severity"] = _SEVERITY.get(method, "DEFAULT")
-        event["time"] = self._clock.now()
-        self._trace_fields(logger, method, event)
-        if "exc_info" in event:
-            add_stack_trace(logger, method, event)
-        return event
-
-
 def add_stack_trace(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     """An exception's traceback as text in `stack_trace`, as Error Reporting reads it.
 
     Python's own format, without frame locals (they would carry the request's secrets).
     """
-    if "exc_info" not in event:
-        return event
-    exc_info = _exc_info(event.pop("exc_info"))
+    exc_info = _exc_info(event.pop("exc_info", None))
     if exc_info is not None:
         event["stack_trace"] = "".join(traceback.format_exception(*exc_info))
         event.setdefault("error_type", exc_info[0].__name__)
@@ -173,7 +145,7 @@ def add_stack_trace(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
 
 def pre_chain() -> list[Processor]:
     """The processors every line goes through before the message is renamed and rendered."""
-    return [structlog.contextvars.merge_contextvars, LineFields(cloud_trace)]
+    return [structlog.contextvars.merge_contextvars, cloud_trace]
 
 
 def message_renamer() -> Processor:

@@ -112,13 +112,19 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
     as_fragment = settings.log_format == "json"
     build = line_builder(settings)
     otlp = settings.otlp_logs
-    log = {logging.INFO: logger.info, logging.WARNING: logger.warning, logging.ERROR: logger.error}
+    # The logger's method for each level an exchange line may have, when it is enabled.
+    methods = {
+        logging.INFO: logger.info,
+        logging.WARNING: logger.warning,
+        logging.ERROR: logger.error,
+    }
+    log = {level: method for level, method in methods.items() if logger.is_enabled_for(level)}
 
     def write(outcome: Outcome) -> None:
         if outcome.excluded:
             return
-        level = _level(outcome.status)
-        if not logger.is_enabled_for(level):
+        emit = log.get(_level(outcome.status))
+        if emit is None:  # below ECHO_LOG_LEVEL
             return
         line = build(outcome)
         extra: dict[str, Any] = {"calls": line.calls} if line.calls else {}
@@ -128,7 +134,7 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
             extra[otlplogs.EXCHANGE] = otlplogs.exchange_fields(outcome, line.encoded_request)
         if outcome.trace is not None:  # read when the exchange began: not looked up again
             extra[logfields.TRACE_IDS] = outcome.trace
-        log[level](
+        emit(
             line.message,
             httpRequest=line.http_request,
             request=orjson.Fragment(line.encoded_request) if as_fragment else line.request,
@@ -210,15 +216,16 @@ class _HeaderRules:
                     logged[key] = redact.REDACTED
                     found.append(value)
                     found.append(bare)
-        _bound(logged, cut)
-        return logged
+        return _bound(logged, cut)
 
     def response(self, values: dict[str, str]) -> dict[str, str]:
         """`redact.headers` of the response's headers: named ones redacted, the query
         secrets of URL-valued ones."""
-        redacted = dict(values)
         plain = self._plain
-        for key in () if plain.issuperset(values) else values.keys() - plain:  # mostly ()
+        if plain.issuperset(values):  # mostly: the outcome's own mapping, never changed
+            return values
+        redacted = dict(values)
+        for key in values.keys() - plain:
             kind = self._kind(key)
             if kind is not None:
                 if kind[0]:
@@ -228,14 +235,14 @@ class _HeaderRules:
         return redacted
 
 
-def _bound(headers: dict[str, str], cut: dict[str, Any]) -> None:
-    """`logbounds.headers` in place, the values looked at one by one only when they are
-    long enough together to need it (JSON escaping grows a character to 6 bytes at most)."""
+def _bound(headers: dict[str, str], cut: dict[str, Any]) -> dict[str, str]:
+    """`logbounds.headers`, the values looked at one by one only when the longest could
+    need it (JSON escaping grows a character to 6 bytes at most): `headers` when none does."""
     cap = logbounds.header_cap(len(headers))
-    if sum(map(len, headers.values())) * 6 > cap:
-        for key, value in headers.items():
-            if len(value) * 6 > cap:
-                headers[key] = logbounds.header_value(key, value, cap, cut)
+    values = headers.values()
+    if sum(map(len, values)) * 6 > cap and max(map(len, values)) * 6 > cap:
+        return logbounds.headers(headers, cut)
+    return headers
 
 
 def _describer(settings: Settings, rules: _HeaderRules) -> Describer:
@@ -309,7 +316,7 @@ def _responder(
             redact_body = redact.body_redactor(secrets)
             if secrets and redact.occurs(redact_body, headers.values()):
                 headers = {k: redact_body(value.encode()).decode() for k, value in headers.items()}
-        _bound(headers, cut)
+        headers = _bound(headers, cut)
         part: dict[str, Any] = {
             "status": outcome.status,
             "headers": headers,

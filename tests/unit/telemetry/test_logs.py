@@ -169,7 +169,7 @@ def test_timestamp_is_rfc3339_utc(echo: Echo) -> None:
 def test_time_is_written_as_structlogs_iso_utc_stamper_writes_it(
     monkeypatch: pytest.MonkeyPatch, now_ns: int
 ) -> None:
-    stamper = logfields.UtcTimeStamper("time")
+    stamper = logfields.CloudTraceFields()
     stamper(None, "info", {})  # another second first: the cached text must follow the clock
     monkeypatch.setattr(logfields.time, "time_ns", lambda: now_ns)
     seconds, micros = divmod(now_ns // 1000, 1_000_000)

@@ -127,20 +127,20 @@ def _exchange_writer(settings: Settings, logger: Any) -> Callable[[Outcome], Non
         if emit is None:  # below ECHO_LOG_LEVEL
             return
         line = build(outcome)
-        extra: dict[str, Any] = {"calls": line.calls} if line.calls else {}
+        fields: dict[str, Any] = {
+            "httpRequest": line.http_request,
+            "request": orjson.Fragment(line.encoded_request) if as_fragment else line.request,
+            "response": line.response,
+        }
+        if line.calls:
+            fields["calls"] = line.calls
         if line.websocket:
-            extra["websocket"] = line.websocket
+            fields["websocket"] = line.websocket
         if otlp:  # what the LogRecord says besides the line, taken off before rendering
-            extra[otlplogs.EXCHANGE] = otlplogs.exchange_fields(outcome, line.encoded_request)
+            fields[otlplogs.EXCHANGE] = otlplogs.exchange_fields(outcome, line.encoded_request)
         if outcome.trace is not None:  # read when the exchange began: not looked up again
-            extra[logfields.TRACE_IDS] = outcome.trace
-        emit(
-            line.message,
-            httpRequest=line.http_request,
-            request=orjson.Fragment(line.encoded_request) if as_fragment else line.request,
-            response=line.response,
-            **extra,
-        )
+            fields[logfields.TRACE_IDS] = outcome.trace
+        emit(line.message, **fields)
 
     return write
 

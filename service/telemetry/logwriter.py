@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import atexit
 import collections
-import contextlib
 import fcntl
 import os
 import select
@@ -24,7 +23,6 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from typing import IO
 
 FLUSH_SECONDS = 0.05
@@ -98,9 +96,12 @@ class LineWriter:
             except IndexError:
                 pass
             # A closed stdout (a broken pipe) leaves nowhere to write them: dropped, never raised.
-            with contextlib.suppress(OSError, ValueError):
+            # (try/except, not contextlib.suppress: this runs on every drain, often per line.)
+            try:
                 if lines:
                     self._write(lines)
+            except (OSError, ValueError):
+                pass
 
     def _write(self, lines: list[bytes]) -> None:
         chunk: list[bytes] = []
@@ -114,22 +115,17 @@ class LineWriter:
         self._write_chunk(b"".join(chunk))
 
     def _write_chunk(self, data: bytes) -> None:
-        with self._across_processes():
+        shared = self._shared_lock  # held across processes while the chunk is written
+        if shared is not None:
+            fcntl.lockf(shared, fcntl.LOCK_EX)
+        try:
             view = memoryview(data)
             while view:  # a raw stream (stdout under PYTHONUNBUFFERED) may take part of it
                 view = view[self._stream.write(view) :]
             self._stream.flush()  # a buffered stream must not merge two chunks into one write
-
-    @contextlib.contextmanager
-    def _across_processes(self) -> Iterator[None]:
-        if self._shared_lock is None:
-            yield
-            return
-        fcntl.lockf(self._shared_lock, fcntl.LOCK_EX)
-        try:
-            yield
         finally:
-            fcntl.lockf(self._shared_lock, fcntl.LOCK_UN)
+            if shared is not None:
+                fcntl.lockf(shared, fcntl.LOCK_UN)
 
 
 def _open_shared_lock() -> int | None:

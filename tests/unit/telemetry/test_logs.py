@@ -15,7 +15,7 @@ import structlog
 
 from service.server import logconfig
 from service.settings import Settings
-from service.telemetry import logfields, logs
+from service.telemetry import logfields, logparts
 from tests.support.constants import CLOUD_TRACE_ID, TRACE_ID, TRACEPARENT
 from tests.unit.conftest import Echo, MakeEcho
 
@@ -659,7 +659,7 @@ def test_response_headers_without_the_callers_secrets_are_logged_as_sent(echo: E
 
 
 def test_header_rules_stay_right_past_the_remembered_plain_names() -> None:
-    rules = logs._HeaderRules(Settings.from_env({}))
+    rules = logparts.HeaderRules(Settings.from_env({}))
     for index in range(rules.MAX_PLAIN + 50):  # a client inventing header names
         rules.request({f"X-Made-Up-{index}": "v"}, {}, [])
     found: list[str] = []

@@ -77,6 +77,11 @@ def tokens(headers: Mapping[str, str]) -> list[str]:
     return found
 
 
+def bare_token(name: str, value: str) -> str | None:
+    """The token `value` of header `name` (lowercase, dashes) carries, or None without one."""
+    return _token(name, value)
+
+
 def loggable(auth: dict[str, Any] | None) -> dict[str, Any] | None:
     """`auth` for the log line: the claims cut to iss, aud, sub and exp."""
     if auth is None:

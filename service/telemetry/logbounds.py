@@ -26,17 +26,28 @@ _EMPTY: dict[type, Any] = {dict: {}, list: [], str: ""}
 
 def headers(values: Mapping[str, str], cut: dict[str, Any]) -> dict[str, str]:
     """Header values cut to their share of the budget; the names of cut ones go in `cut`."""
-    cap = min(HEADER_VALUE_BYTES, HEADERS_BUDGET // max(len(values), 1))
-    bounded = {}
-    for name, value in values.items():
-        # JSON escaping grows a character to 6 bytes at most: short values are always fine.
-        if len(value) * 6 > cap and len(encoded := orjson.dumps(value)) > cap:
-            raw = value.encode()
-            keep = len(raw) * cap // len(encoded)
-            value = raw[:keep].decode("utf-8", "ignore")
-            cut.setdefault("header_values", []).append(name)
-        bounded[name] = value
-    return bounded
+    cap = header_cap(len(values))
+    return {name: header_value(name, value, cap, cut) for name, value in values.items()}
+
+
+def header_cap(count: int) -> int:
+    """The encoded bytes each of `count` logged header values may take."""
+    share = HEADERS_BUDGET // count if count > 1 else HEADERS_BUDGET
+    return share if share < HEADER_VALUE_BYTES else HEADER_VALUE_BYTES
+
+
+def header_value(name: str, value: str, cap: int, cut: dict[str, Any]) -> str:
+    """`value` cut to `cap` encoded bytes; when it is cut, `name` goes in `cut`.
+
+    JSON escaping grows a character to 6 bytes at most: values of up to cap // 6
+    characters are always within `cap` and returned as they are, without encoding them.
+    """
+    if len(value) * 6 > cap and len(encoded := orjson.dumps(value)) > cap:
+        raw = value.encode()
+        keep = len(raw) * cap // len(encoded)
+        value = raw[:keep].decode("utf-8", "ignore")
+        cut.setdefault("header_values", []).append(name)
+    return value
 
 
 def cookies(values: Mapping[str, str], cut: dict[str, Any]) -> dict[str, str]:

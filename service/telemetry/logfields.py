@@ -1,4 +1,4 @@
-"""The fields every line carries, as structlog processors: severity, time, trace, stack trace.
+"""The fields every line carries, as one structlog processor: severity, time, trace, stack trace.
 
 No Flask here: gunicorn's master imports this (through `logconfig`) to render its
 own lines, and the workers render the exchange line with the same pieces.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Mapping
 from types import TracebackType
@@ -33,12 +34,21 @@ _SEVERITY = {
     "exception": "ERROR",
     "critical": "CRITICAL",
 }
+# A line's `service.exchange.traceids.TraceIds`, when its writer has them already (the
+# exchange line: read once when the exchange began, in the span the line is written in).
+TRACE_IDS = "echoscope.trace_ids"
 _LABELS = {"instance_id": "instanceId", "region": "region", "project": "project"}
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
 class CloudTraceFields:
-    """Adds the trace correlation fields and Cloud Logging's labels to every line.
+    """The fields every line carries, as one processor: `severity`, `time`, the trace
+    correlation fields, Cloud Logging's labels, and an exception's `stack_trace`.
+
+    `time` is now in UTC, RFC 3339 with microseconds, as structlog's
+    `TimeStamper(fmt="iso", utc=True)` writes it (`2024-05-01T12:00:00.123456Z`, the
+    fraction left out at a whole second); its date and time of day are formatted once a
+    second.
 
     `trace_id`, `span_id` and `trace_flags` (hex) on every line written in a span,
     and Cloud Logging's own trace fields beside them.
@@ -52,6 +62,7 @@ class CloudTraceFields:
         self._prefix = ""
         self._labels: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._second: tuple[int, str] = (-1, "")  # a second since the epoch, and its text
 
     def configure(self, labels: dict[str, str]) -> None:
         """Start afresh for one app: these labels, no project yet."""
@@ -81,31 +92,43 @@ class CloudTraceFields:
         """The project set by `set_project`, or None while unknown."""
         return self._prefix.removeprefix("projects/").removesuffix("/traces/") or None
 
-    def __call__(self, _: WrappedLogger, __: str, event: EventDict) -> EventDict:
-        ids = traceids.current()
+    def __call__(self, logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+        event["severity"] = _SEVERITY.get(method, "DEFAULT")
+        # Microseconds rounded down, as datetime.now() takes them from the same clock.
+        second, micros = divmod(time.time_ns() // 1000, 1_000_000)
+        last = self._second
+        if last[0] != second:
+            last = self._second = (second, _second_text(second))
+        event["time"] = "%s.%06dZ" % (last[1], micros) if micros else last[1] + "Z"  # noqa: UP031
+        # The exchange line brings the ids its exchange read; any other line reads them here.
+        ids = event.pop(TRACE_IDS, None) or traceids.current()
         if ids is not None:
             # OpenTelemetry's trace context in non-OTLP log formats, project or not.
             event["trace_id"] = ids.trace_id
             event["span_id"] = ids.span_id
-            event["trace_flags"] = f"{ids.flags:02x}"
+            event["trace_flags"] = "%02x" % ids.flags  # noqa: UP031
             if self._prefix:
                 event[TRACE] = self._prefix + ids.trace_id
             event[SPAN] = ids.span_id
             event[SAMPLED] = ids.sampled
         if self._labels:
             event[LABELS] = self._labels
+        if "exc_info" in event:
+            add_stack_trace(logger, method, event)
         return event
+
+
+def _second_text(second: int) -> str:
+    m = time.gmtime(second)
+    return (
+        f"{m.tm_year:04d}-{m.tm_mon:02d}-{m.tm_mday:02d}"
+        f"T{m.tm_hour:02d}:{m.tm_min:02d}:{m.tm_sec:02d}"
+    )
 
 
 # One per process: gunicorn's master builds the stdlib formatter with it before the
 # workers fork, and each worker's app configures it (labels) and sets its project.
 cloud_trace = CloudTraceFields()
-
-
-def add_severity(_: WrappedLogger, method: str, event: EventDict) -> EventDict:
-    """Cloud Logging's `severity` from the log method or the stdlib level."""
-    event["severity"] = _SEVERITY.get(method, "DEFAULT")
-    return event
 
 
 def add_stack_trace(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
@@ -122,13 +145,7 @@ def add_stack_trace(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
 
 def pre_chain() -> list[Processor]:
     """The processors every line goes through before the message is renamed and rendered."""
-    return [
-        structlog.contextvars.merge_contextvars,
-        add_severity,
-        structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
-        cloud_trace,
-        add_stack_trace,
-    ]
+    return [structlog.contextvars.merge_contextvars, cloud_trace]
 
 
 def message_renamer() -> Processor:

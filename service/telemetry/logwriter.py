@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import atexit
 import collections
-import contextlib
 import fcntl
 import os
 import select
@@ -24,7 +23,6 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from typing import IO
 
 FLUSH_SECONDS = 0.05
@@ -42,7 +40,10 @@ class LineWriter:
         self._shared_lock = _open_shared_lock() if pipe else None
         self._queue: collections.deque[bytes] = collections.deque()
         self._writing = threading.Lock()  # one writer at a time keeps the lines in order
-        self._wake = threading.Event()
+        # Released when the queue gets its first line: the writer thread's wake-up call. A
+        # bare lock, not an Event (whose set() runs a Condition in Python on every wake-up).
+        self._wake = threading.Lock()
+        self._wake.acquire()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="echoscope-log-writer", daemon=True)
         self._thread.start()
@@ -51,9 +52,11 @@ class LineWriter:
     def write(self, line: bytes) -> int:
         """Queue one line for the writer thread (written at once after `close`)."""
         queue = self._queue
-        if not queue:
-            self._wake.set()
         queue.append(line)
+        # The first line since the writer thread emptied the queue wakes it. Counted after
+        # appending: a line the thread's last drain missed always finds itself alone.
+        if len(queue) == 1:
+            self._wake_writer()
         if self._closed or len(queue) > MAX_QUEUED_LINES:
             self._drain()
         return len(line)
@@ -66,15 +69,20 @@ class LineWriter:
         if self._closed:
             return
         self._closed = True
-        self._wake.set()
+        self._wake_writer()
         self._thread.join(timeout=5)
         self._drain()
         atexit.unregister(self.close)
 
+    def _wake_writer(self) -> None:
+        try:  # noqa: SIM105 (on the request path: no context manager made per wake-up)
+            self._wake.release()
+        except RuntimeError:  # released already: the thread has not woken up yet
+            pass
+
     def _run(self) -> None:
         while not self._closed:
-            self._wake.wait()
-            self._wake.clear()
+            self._wake.acquire()  # until a line comes (or close)
             self._drain()
             time.sleep(FLUSH_SECONDS)  # let the lines of the next 50 ms gather into one write
 
@@ -88,9 +96,12 @@ class LineWriter:
             except IndexError:
                 pass
             # A closed stdout (a broken pipe) leaves nowhere to write them: dropped, never raised.
-            with contextlib.suppress(OSError, ValueError):
+            # (try/except, not contextlib.suppress: this runs on every drain, often per line.)
+            try:
                 if lines:
                     self._write(lines)
+            except (OSError, ValueError):
+                pass
 
     def _write(self, lines: list[bytes]) -> None:
         chunk: list[bytes] = []
@@ -104,22 +115,17 @@ class LineWriter:
         self._write_chunk(b"".join(chunk))
 
     def _write_chunk(self, data: bytes) -> None:
-        with self._across_processes():
+        shared = self._shared_lock  # held across processes while the chunk is written
+        if shared is not None:
+            fcntl.lockf(shared, fcntl.LOCK_EX)
+        try:
             view = memoryview(data)
             while view:  # a raw stream (stdout under PYTHONUNBUFFERED) may take part of it
                 view = view[self._stream.write(view) :]
             self._stream.flush()  # a buffered stream must not merge two chunks into one write
-
-    @contextlib.contextmanager
-    def _across_processes(self) -> Iterator[None]:
-        if self._shared_lock is None:
-            yield
-            return
-        fcntl.lockf(self._shared_lock, fcntl.LOCK_EX)
-        try:
-            yield
         finally:
-            fcntl.lockf(self._shared_lock, fcntl.LOCK_UN)
+            if shared is not None:
+                fcntl.lockf(shared, fcntl.LOCK_UN)
 
 
 def _open_shared_lock() -> int | None:
@@ -136,6 +142,24 @@ def _is_pipe(stream: IO[bytes]) -> bool:
         return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)
     except (OSError, ValueError, AttributeError):  # io.BytesIO and the like have no descriptor
         return False
+
+
+class LineLogger:
+    """structlog's `BytesLogger` for a LineWriter: each rendered line queued whole.
+
+    BytesLogger takes a lock around each write and flushes after it; a LineWriter
+    queues lines safely from any thread and flushes on its own thread, so neither is needed.
+    """
+
+    def __init__(self, writer: LineWriter) -> None:
+        self._write = writer.write
+
+    def msg(self, message: bytes) -> None:
+        """Queue one rendered line."""
+        self._write(message + b"\n")
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
 
 
 class TextStream:

@@ -12,7 +12,7 @@ import orjson
 REDACTED = "[REDACTED]"
 
 
-_URL_HEADERS = frozenset({"referer", "location", "content-location"})
+URL_HEADERS = frozenset({"referer", "location", "content-location"})  # their query is redacted
 
 
 def headers(
@@ -25,7 +25,7 @@ def headers(
         lower = key.lower()
         if lower in names:
             value = REDACTED
-        elif lower in _URL_HEADERS:
+        elif lower in URL_HEADERS:
             value = url(value, query_names)
         redacted[key] = value
     return redacted
@@ -96,8 +96,7 @@ def secret_values(
     for key, value in record["args"].items():
         if key.lower() in query_names:
             found.update(value if isinstance(value, list) else [value])
-    kept = (value for value in found if len(value.strip()) >= MIN_SECRET_CHARS)
-    return sorted(kept, key=len, reverse=True)
+    return kept_secrets(found)
 
 
 def in_body(body: bytes, secrets: list[str]) -> bytes:
@@ -108,15 +107,17 @@ def in_body(body: bytes, secrets: list[str]) -> bytes:
 def body_redactor(secrets: list[str]) -> Callable[[bytes], bytes]:
     """`in_body` for the many values of one exchange (its response headers and body).
 
-    The secrets' forms are built once, and the pattern compiled only when one of them
-    occurs at all: most responses repeat none, and a substring test is far cheaper.
+    The secrets' forms are built at the first call, and the pattern compiled only when
+    one of them occurs at all: most responses repeat none, and a substring test is far
+    cheaper.
     """
-    forms = sorted(
-        {form for secret in secrets for form in _body_forms(secret)}, key=len, reverse=True
-    )
+    forms: list[bytes] = []
     compiled: list[re.Pattern[bytes]] = []
 
     def redact_body(body: bytes) -> bytes:
+        if not forms:
+            forms.extend({form for secret in secrets for form in _body_forms(secret)})
+            forms.sort(key=len, reverse=True)
         if not any(form in body for form in forms):
             return body
         if not compiled:
@@ -127,6 +128,26 @@ def body_redactor(secrets: list[str]) -> Callable[[bytes], bytes]:
         return compiled[0].sub(REDACTED.encode(), body)
 
     return redact_body
+
+
+def kept_secrets(found: Iterable[str]) -> list[str]:
+    """`secret_values`' rule for candidate secrets: none under MIN_SECRET_CHARS, longest first."""
+    kept = {value for value in found if len(value.strip()) >= MIN_SECRET_CHARS}
+    return sorted(kept, key=len, reverse=True)
+
+
+def could_occur(secrets: list[str], text: str) -> bool:
+    """False only when no secret can occur in `text` in any form `body_redactor` looks for
+    (`kept_secrets(secrets)`): a secret JSON escaping leaves alone (no quote, backslash or
+    control character) occurs as it is or not at all; when any is not such a secret, all
+    are assumed to occur (`occurs` then decides)."""
+    probe = " ".join(secrets)
+    if '"' in probe or "\\" in probe or not probe.isprintable():
+        return True
+    for secret in secrets:  # noqa: SIM110 (a loop: no generator made on every line)
+        if len(secret) >= MIN_SECRET_CHARS and secret in text:
+            return True
+    return False
 
 
 def occurs(redact_body: Callable[[bytes], bytes], texts: Iterable[str]) -> bool:

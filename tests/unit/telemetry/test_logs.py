@@ -15,6 +15,7 @@ import structlog
 
 from service.server import logconfig
 from service.settings import Settings
+from service.telemetry import logfields, logparts
 from tests.support.constants import CLOUD_TRACE_ID, TRACE_ID, TRACEPARENT
 from tests.unit.conftest import Echo, MakeEcho
 
@@ -152,6 +153,30 @@ def test_timestamp_is_rfc3339_utc(echo: Echo) -> None:
     parsed = datetime.datetime.fromisoformat(stamp)
     assert parsed.utcoffset() == datetime.timedelta(0)
     assert abs((parsed - before).total_seconds()) < 60
+
+
+@pytest.mark.parametrize(
+    "now_ns",
+    [
+        1_714_564_800_123_456_789,  # rounded down to the microsecond, as datetime.now() does
+        1_714_564_800_000_000_999,  # a whole second: no fraction, as isoformat() writes it
+        1_714_564_800_000_001_000,
+        1_714_564_859_999_999_999,  # the same minute's last microsecond
+        1_709_164_800_500_000_000,  # 2024-02-29
+        0,
+    ],
+)
+def test_time_is_written_as_structlogs_iso_utc_stamper_writes_it(
+    monkeypatch: pytest.MonkeyPatch, now_ns: int
+) -> None:
+    stamper = logfields.CloudTraceFields()
+    stamper(None, "info", {})  # another second first: the cached text must follow the clock
+    monkeypatch.setattr(logfields.time, "time_ns", lambda: now_ns)
+    seconds, micros = divmod(now_ns // 1000, 1_000_000)
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC).replace(microsecond=micros)
+    expected = moment.isoformat().replace("+00:00", "Z")
+    assert stamper(None, "info", {})["time"] == expected
+    assert stamper(None, "info", {})["time"] == expected  # from the cached second too
 
 
 def test_uuid_is_the_request_id(echo: Echo) -> None:
@@ -617,3 +642,29 @@ def test_short_cookie_values_do_not_corrupt_the_logged_body(make_echo: MakeEcho)
     echo.client.post("/post", json={"ok": True, "n": 1}, headers={"Cookie": "consent=true; n=1"})
     logged = json.loads(echo.exchange_line()["response"]["body"])  # still valid JSON
     assert logged["json"] == {"ok": True, "n": 1}
+
+
+def test_a_redacted_query_value_repeated_in_a_response_header_stays_out_of_the_log(
+    echo: Echo,
+) -> None:
+    response = echo.client.get("/response-headers?token=query-secret-0123456789")
+    assert response.headers["token"] == "query-secret-0123456789"  # the caller sees it
+    assert b"query-secret-0123456789" not in echo.stream.getvalue()
+    assert echo.exchange_line()["response"]["headers"]["token"] == "[REDACTED]"
+
+
+def test_response_headers_without_the_callers_secrets_are_logged_as_sent(echo: Echo) -> None:
+    echo.client.get("/response-headers?X-Plain=visible-value-42", headers={"Cookie": "s=abcdefgh"})
+    assert echo.exchange_line()["response"]["headers"]["X-Plain"] == "visible-value-42"
+
+
+def test_header_rules_stay_right_past_the_remembered_plain_names() -> None:
+    rules = logparts.HeaderRules(Settings.from_env({}))
+    for index in range(rules.MAX_PLAIN + 50):  # a client inventing header names
+        rules.request({f"X-Made-Up-{index}": "v"}, {}, [])
+    found: list[str] = []
+    headers = {"X-Made-Up-1": "v", "X-Made-Up-5000": "w", "Authorization": "Bearer tok-0123456"}
+    logged = rules.request(headers, {}, found)
+    assert logged == {"X-Made-Up-1": "v", "X-Made-Up-5000": "w", "Authorization": "[REDACTED]"}
+    assert "tok-0123456" in found
+    assert len(rules._plain) == rules.MAX_PLAIN

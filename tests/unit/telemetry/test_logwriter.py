@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from service.telemetry import logwriter
 
@@ -140,7 +141,7 @@ def test_a_stuck_stream_makes_the_logging_thread_write(monkeypatch: pytest.Monke
     stream = io.BytesIO()
     writer = logwriter.LineWriter(stream)
     writer._closed = True  # the writer thread stops: nothing else drains the queue
-    writer._wake.set()
+    writer._wake_writer()
     writer._thread.join()
     for number in range(11):
         writer.write(b"%d\n" % number)
@@ -184,3 +185,27 @@ def test_workers_sharing_a_pipe_never_write_inside_each_others_lines() -> None:
     lines = received.split(b"\n")[:-1]
     assert len(lines) == 24
     assert all(len(set(line)) == 1 and len(line) == 150_000 for line in lines)
+
+
+def test_structlog_lines_through_a_line_logger_are_whole_and_in_order() -> None:
+    stream = io.BytesIO()
+    writer = logwriter.LineWriter(stream)
+    logger = structlog.wrap_logger(
+        logwriter.LineLogger(writer),
+        processors=[
+            structlog.processors.JSONRenderer(serializer=lambda e, **_: json.dumps(e).encode())
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(0),
+    )
+
+    def run(thread: int) -> None:
+        for number in range(LINES_PER_THREAD):
+            logger.info("line", thread=thread, n=number)
+
+    workers = [threading.Thread(target=run, args=(t,)) for t in range(THREADS)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    writer.close()
+    _check(stream.getvalue())

@@ -83,3 +83,28 @@ def test_query_string_with_no_names_is_unchanged() -> None:
 )
 def test_url(url: str, expected: str) -> None:
     assert redact.url(url, QUERY) == expected
+
+
+@pytest.mark.parametrize(
+    ("secret", "text"),
+    [
+        ("abcdef-123", "x: abcdef-123"),  # plain, as it is
+        ('quo"ted-secret', 'quo\\"ted-secret'),  # JSON-escaped: assumed, `occurs` decides
+        ("back\\slash", "nothing alike"),
+        ("tab\tsecret", "nothing alike"),
+    ],
+)
+def test_could_occur_never_misses_a_form_the_body_redactor_finds(secret: str, text: str) -> None:
+    assert redact.could_occur([secret], text)
+
+
+def test_could_occur_is_false_when_no_plain_secret_occurs() -> None:
+    assert not redact.could_occur(["abcdef-123", "zyxwvu"], "Content-Type: application/json")
+    assert not redact.could_occur([], "abcdef-123")
+
+
+def test_body_redactor_redacts_both_forms_where_they_stand_alone() -> None:
+    redact_body = redact.body_redactor(['quo"ted-secret', "abcdef-123"])
+    body = b'{"a": "quo\\"ted-secret", "b": "abcdef-123", "c": "xabcdef-123"}'
+    assert redact_body(body) == b'{"a": "[REDACTED]", "b": "[REDACTED]", "c": "xabcdef-123"}'
+    assert redact_body(b"none here") == b"none here"

@@ -1,7 +1,7 @@
 """One request/response exchange: its id, clock and trace ids; finished once into an Outcome.
 
-Every request gets an `Exchange` before any view runs, held in a context variable
-(a `flask.g` attribute is a proxy lookup costing ~1 µs, and it is read ~6 times a request). When the
+Every request gets an `Exchange` before any view runs, held in a context variable (a
+`flask.g` attribute is a proxy lookup of ~1 µs, read ~6 times a request). When the
 response is ready its ids go on the headers; when the exchange is over (after the
 last byte for a streamed response) the record is built if no view built it, time
 is measured once, and every finisher (span, metrics, log line …) receives the
@@ -140,7 +140,7 @@ def stream(chunks: Iterator[bytes], **response: Any) -> Response:
 
 
 def _beginner(server: dict[str, Any], capturer: Capturer) -> Callable[[], None]:
-    def begin() -> None:
+    def start() -> None:
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
         # 128 random bits without a syscall (uuid4 reads os.urandom on every call)
         request_id = f"{random.getrandbits(128):032x}"
@@ -156,11 +156,11 @@ def _beginner(server: dict[str, Any], capturer: Capturer) -> Callable[[], None]:
             capturer,
             is_excluded,
         )
-        _current.set(exchange)
+        begin(exchange)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(uuid=request_id)
 
-    return begin
+    return start
 
 
 def _stamp(response: Response) -> Response:
@@ -180,9 +180,8 @@ def _finisher(finishers: list[Finisher]) -> Callable[[BaseException | None], Non
         # Flask 3.1 tears a streamed request down twice: when the view returns and again
         # when the stream ends; the response is taken once, so it is finished once.
         exchange = _current.get()
-        response = exchange.response if exchange is not None else None
-        if response is not None and exchange is not None:
-            exchange.response = None
+        if exchange is not None and exchange.response is not None:
+            response, exchange.response = exchange.response, None
             if isinstance(response.response, CountingStream):
                 response.response.when_closed(_later(finishers, exchange, response))
             else:

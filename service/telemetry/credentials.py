@@ -43,7 +43,7 @@ def describe(headers: Mapping[str, str]) -> dict[str, Any] | None:
         value = lowered.get(name)
         if value is None:
             continue
-        token = _token(name, value)
+        token = bare_token(name, value)
         if token is None:
             continue
         auth: dict[str, Any] = {"source": name, "header": None, "claims": None, "verified": False}
@@ -64,7 +64,7 @@ def redact_tokens(headers: Mapping[str, str]) -> dict[str, str]:
 def holds_token(header: str, value: str) -> bool:
     """True when `value` of `header` is a token `auth` would read."""
     name = header.lower().replace("_", "-")
-    return name in TOKEN_HEADERS and value != REDACTED and _token(name, value) is not None
+    return name in TOKEN_HEADERS and value != REDACTED and bare_token(name, value) is not None
 
 
 def tokens(headers: Mapping[str, str]) -> list[str]:
@@ -73,13 +73,8 @@ def tokens(headers: Mapping[str, str]) -> list[str]:
     for key, value in headers.items():
         if holds_token(key, value):
             found.append(value)
-            found.append(_token(key.lower().replace("_", "-"), value) or value)
+            found.append(bare_token(key.lower().replace("_", "-"), value) or value)
     return found
-
-
-def bare_token(name: str, value: str) -> str | None:
-    """The token `value` of header `name` (lowercase, dashes) carries, or None without one."""
-    return _token(name, value)
 
 
 def loggable(auth: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -91,7 +86,8 @@ def loggable(auth: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**auth, "claims": kept}
 
 
-def _token(header: str, value: str) -> str | None:
+def bare_token(header: str, value: str) -> str | None:
+    """The token `value` of header `header` (lowercase, dashes) carries, or None without one."""
     if header == "x-goog-iap-jwt-assertion":
         return value.strip()
     scheme, _, token = value.strip().partition(" ")

@@ -5,7 +5,9 @@ behind the other busy threads; here a request only appends its line to a queue.
 The writer thread wakes at the first line, writes everything queued in one go,
 then lets lines gather for FLUSH_SECONDS. So a line reaches the stream at most
 FLUSH_SECONDS (plus the write itself) after it was logged: a SIGKILL loses at
-most the lines of the last 50 ms. `close()` (worker exit, interpreter exit)
+most the lines of the last 50 ms. (Two threads queueing the first lines at once can
+both miss being first: the writer thread also looks every WAKE_SECONDS, so such lines
+wait at most that long.) `close()` (worker exit, interpreter exit)
 writes every queued line. Lines keep their order; each line is written whole.
 On a pipe that several workers share, a write longer than PIPE_BUF is not atomic:
 each chunk is written under a lock shared by the workers of one gunicorn master
@@ -26,6 +28,7 @@ import time
 from typing import IO
 
 FLUSH_SECONDS = 0.05
+WAKE_SECONDS = 1.0  # the writer thread looks at the queue this often without a wake-up
 MAX_QUEUED_LINES = 10_000  # past this the logging thread writes itself (the stream is stuck)
 _FILE_CHUNK_BYTES = 1 << 20
 
@@ -82,7 +85,8 @@ class LineWriter:
 
     def _run(self) -> None:
         while not self._closed:
-            self._wake.acquire()  # until a line comes (or close)
+            if not self._queue:  # until a line comes (or close), looking now and then
+                self._wake.acquire(timeout=WAKE_SECONDS)
             self._drain()
             time.sleep(FLUSH_SECONDS)  # let the lines of the next 50 ms gather into one write
 

@@ -125,6 +125,26 @@ def test_a_line_is_written_without_close() -> None:
     writer.close()
 
 
+def test_a_line_whose_wake_up_was_lost_is_written_without_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two threads queueing the first lines at once can both see two lines queued, and
+    # neither wakes the writer thread: a line queued without its wake-up stands for them.
+    stream = io.BytesIO()
+    writer = logwriter.LineWriter(stream)
+    writer.write(b"one\n")
+    deadline = time.monotonic() + 5
+    while stream.getvalue() != b"one\n" and time.monotonic() < deadline:
+        time.sleep(0.005)
+    monkeypatch.setattr(writer, "_wake_writer", lambda: None)
+    writer.write(b"two\n")
+    deadline = time.monotonic() + 5 * logwriter.WAKE_SECONDS
+    while stream.getvalue() != b"one\ntwo\n" and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert stream.getvalue() == b"one\ntwo\n"
+    writer.close()
+
+
 def test_close_writes_what_is_queued_and_later_lines_at_once() -> None:
     stream = io.BytesIO()
     writer = logwriter.LineWriter(stream)

@@ -81,15 +81,22 @@ class BoundedWorker(Exchanges, ThreadWorker):  # type: ignore[misc]
 
     def _read_head(self, conn: Client, data: bytes) -> None:
         """Start reading a request whose first bytes (`data`, maybe none) are here."""
-        conn.ahead = ReadAhead(self._max_head, self._max_body_ahead)
-        conn.turn += 1
-        self._deadlines.set(conn, time.monotonic() + self._head_timeout())
-        if data and conn.ahead.feed(data):
+        if self._begin(conn, data):
             self._hand_over(conn)
             return
-        if data and conn.ahead.phase is Phase.BODY:
-            self._deadlines.set(conn, time.monotonic() + self.limits.body_timeout)
         self.poller.register(conn.sock, selectors.EVENT_READ, conn.on_readable)
+
+    def _begin(self, conn: Client, data: bytes) -> bool:
+        """A new request on `conn`, `data` its first bytes (maybe none): True when it is
+        whole already; else its clock runs (the head's, or the body's once the head is in)."""
+        ahead = conn.ahead = ReadAhead(self._max_head, self._max_body_ahead)
+        conn.turn += 1
+        if data and ahead.feed(data):
+            return True
+        in_body = bool(data) and ahead.phase is Phase.BODY
+        timeout = self.limits.body_timeout if in_body else self._head_timeout()
+        self._deadlines.set(conn, time.monotonic() + timeout)
+        return False
 
     def _head_timeout(self) -> float:
         return self.limits.header_timeout if self.alive else _STOP_LINGER
@@ -111,17 +118,9 @@ class BoundedWorker(Exchanges, ThreadWorker):  # type: ignore[misc]
                 self.poller.unregister(conn.sock)
                 self._drop(conn)
                 return
-            ahead = conn.ahead = ReadAhead(self._max_head, self._max_body_ahead)
-            conn.turn += 1
-            if ahead.feed(data):
+            if self._begin(conn, data):  # registered already: read on in this callback
                 self.poller.unregister(conn.sock)
                 self._hand_over(conn)
-                return
-            now = time.monotonic()
-            if ahead.phase is Phase.BODY:
-                self._deadlines.set(conn, now + self.limits.body_timeout)
-            else:
-                self._deadlines.set(conn, now + self._head_timeout())
             return
         if not data and ahead.phase is not Phase.BODY:  # gone before a whole head: nothing to say
             self.poller.unregister(conn.sock)

@@ -6,7 +6,7 @@ only the Outcome, redacts what the request's attributes held, and sets the rest.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from opentelemetry import trace
@@ -16,16 +16,13 @@ from service.exchange.outcome import Outcome
 from service.settings import Settings
 from service.telemetry import credentials, redact, sessions
 
-_REFERER = "http.request.header.referer"
+_HEADER = "http.request.header."
+_REFERER = f"{_HEADER}referer"
 
 
 def finisher(settings: Settings) -> Callable[[Outcome], None]:
-    header_keys = [
-        f"http.request.header.{name.replace('-', '_')}" for name in settings.redact_headers
-    ]
-    token_keys = [
-        f"http.request.header.{name.replace('-', '_')}" for name in credentials.TOKEN_HEADERS
-    ]
+    header_keys = frozenset(_header_key(name) for name in settings.redact_headers)
+    token_keys = frozenset(_header_key(name) for name in credentials.TOKEN_HEADERS)
     query_names = settings.redact_query
 
     def finish(outcome: Outcome) -> None:
@@ -36,22 +33,31 @@ def finisher(settings: Settings) -> Callable[[Outcome], None]:
         query = outcome.record["query_string"]
         if query:
             span.set_attribute("url.query", redact.query_string(query, query_names))
+        # One pass over the keys the span holds (a dozen), rather than a lookup of each
+        # name that could be sensitive: most are absent, and a miss raises inside Mapping.
         attributes = getattr(span, "attributes", None) or {}
-        for key in header_keys:
-            if key in attributes:
+        captured = [key for key in attributes if key.startswith(_HEADER)]
+        for key in captured:
+            if key in header_keys or (key in token_keys and _holds_token(key, attributes[key])):
                 span.set_attribute(key, [redact.REDACTED])
-        for key in token_keys:  # tokens, whatever ECHO_REDACT_HEADERS says
-            if any(credentials.holds_token(key[20:], value) for value in attributes.get(key, ())):
-                span.set_attribute(key, [redact.REDACTED])
-        referer = attributes.get(_REFERER)
-        if referer:
-            span.set_attribute(_REFERER, [redact.url(value, query_names) for value in referer])
+            elif key == _REFERER and attributes[key]:
+                referer = attributes[key]
+                span.set_attribute(key, [redact.url(value, query_names) for value in referer])
         _split_server_address(span, attributes.get("server.address"))
         if not outcome.route:  # no rule matched: `{METHOD}`, and no http.route
             span.update_name(routing.span_name(outcome.method, outcome.route))
         sessions.add_to_span(span, outcome.websocket)
 
     return finish
+
+
+def _holds_token(key: str, values: Sequence[str]) -> bool:
+    """A token header carries a credential (redacted whatever ECHO_REDACT_HEADERS says)."""
+    return any(credentials.holds_token(key[len(_HEADER) :], value) for value in values)
+
+
+def _header_key(name: str) -> str:
+    return f"{_HEADER}{name.replace('-', '_')}"
 
 
 def _add_response_attributes(span: trace.Span, outcome: Outcome) -> None:

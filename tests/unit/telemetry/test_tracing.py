@@ -21,6 +21,7 @@ from tests.support.constants import (
     TRACEPARENT,
     UNSAMPLED_TRACEPARENT,
 )
+from tests.support.metadata import id_token
 from tests.unit.conftest import Echo, MakeEcho
 
 
@@ -396,3 +397,31 @@ def test_default_sampler_follows_the_parent() -> None:
 
 def test_create_exporter_none_is_none() -> None:
     assert tracing.create_exporter("none") is None
+
+
+def test_captured_request_headers_are_redacted_on_the_span(
+    make_echo: MakeEcho, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Headers the instrumentation captures: the redacted names, tokens whatever the setting
+    says, the referer's query; the rest as sent."""
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", ".*")
+    echo = make_echo({"ECHO_REDACT_HEADERS": "x-other"})  # authorization not named
+    token = id_token("https://echoscope.example")
+    echo.client.get(
+        "/anything",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "X-Goog-IAP-JWT-Assertion": "opaque-assertion",
+            "X-Other": "s3cret",
+            "Referer": "https://app.example/page?token=abc123&x=1",
+            "X-Plain": "visible",
+        },
+    )
+    attributes = echo.span().attributes or {}
+    key = "http.request.header."
+    assert attributes[f"{key}authorization"] == ("[REDACTED]",)
+    assert attributes[f"{key}x_other"] == ("[REDACTED]",)
+    assert attributes[f"{key}x_goog_iap_jwt_assertion"] == ("[REDACTED]",)  # bare token
+    assert "abc123" not in attributes[f"{key}referer"][0]
+    assert "x=1" in attributes[f"{key}referer"][0]
+    assert attributes[f"{key}x_plain"] == ("visible",)

@@ -27,7 +27,10 @@ from service.server import connection
 
 _JSON_ERROR_CHARS = 200
 _MAX_ECHO_DEPTH = 254
-_LONG_DIGITS = re.compile(rb"\d{19,}")
+# Every ASCII digit -> "0", every other byte -> ".": a run of 19 digits becomes 19 zeros,
+# found by one translate and one substring search (a regex tries each of the body's bytes).
+_DIGIT_RUNS = bytes(48 if 48 <= byte <= 57 else 46 for byte in range(256))
+_LONG_RUN = b"0" * 19
 
 
 class HashingSink:
@@ -184,10 +187,15 @@ def _check_echoable(raw: bytes, value: Any) -> None:
     orjson reads integers past 64 bits as floats (losing digits) and nests up to
     1024 levels when reading but only 254 when writing.
     """
-    if _LONG_DIGITS.search(raw):
+    if has_long_digits(raw):
         stdlib_json.loads(raw, parse_int=_int64)
     if raw.count(b"[") + raw.count(b"{") > _MAX_ECHO_DEPTH:
         orjson.dumps(value)
+
+
+def has_long_digits(raw: bytes) -> bool:
+    """Whether `raw` has a run of 19 or more ASCII digits (`re.search(rb"\\d{19,}", raw)`)."""
+    return _LONG_RUN in raw.translate(_DIGIT_RUNS)
 
 
 def _int64(text: str) -> int:

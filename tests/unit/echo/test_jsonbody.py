@@ -1,7 +1,7 @@
-"""The body's short ways equal what they stand in for, on generated bodies.
+"""The JSON body's short way equals what it stands in for, on generated bodies.
 
-`body.has_long_digits` (a translate and a substring search) against the regex it
-replaces, and the record's body fields against werkzeug's own reading of the request.
+`jsonbody.has_long_digits` (a translate and a substring search) against the regex it
+replaces.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.echo import body
+from service.echo import jsonbody
 
 _LONG_DIGITS = re.compile(rb"\d{19,}")
 # Runs of digits around the 19 boundary, among JSON punctuation, signs, other digits
@@ -26,10 +26,10 @@ _BODIES = st.lists(_PIECES | st.binary(max_size=24), max_size=30).map(b"".join)
 @settings(max_examples=500)
 @given(_BODIES)
 def test_has_long_digits_is_the_regex(raw: bytes) -> None:
-    assert body.has_long_digits(raw) is (_LONG_DIGITS.search(raw) is not None)
+    assert jsonbody.has_long_digits(raw) is (_LONG_DIGITS.search(raw) is not None)
 
 
 def test_has_long_digits_at_the_boundary() -> None:
-    assert body.has_long_digits(b'{"n": 1234567890123456789}')
-    assert not body.has_long_digits(b'{"n": 123456789012345678}')
-    assert not body.has_long_digits(b"123456789.123456789")
+    assert jsonbody.has_long_digits(b'{"n": 1234567890123456789}')
+    assert not jsonbody.has_long_digits(b'{"n": 123456789012345678}')
+    assert not jsonbody.has_long_digits(b"123456789.123456789")

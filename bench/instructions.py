@@ -4,7 +4,8 @@
 callgrind, the instructions the process executes while one thread drives N browser-like
 GETs (bench.cpu's configurations) through echoscope's WSGI app, exporter and log-writer
 threads included; the same for httpbin, the DIY stack and the bare WSGI ceiling (with
-bench/.venv-peers); then the instructions of a worker's start (`import service.wsgi`,
+bench/.venv-peers); N of the benchmark's 1 KiB JSON POSTs (bench.cpu's
+post_configurations) through echoscope and httpbin; then the instructions of a worker's start (`import service.wsgi`,
 create_app included, full telemetry settings) beside `import httpbin`. Wall-clock and
 CPU-time figures on a shared machine move by 20 % between runs; these move by ~1 %.
 """
@@ -74,21 +75,25 @@ def _drive(app: Any, environs: list[dict[str, Any]], flush: Callable[[], object]
 
 
 def child(kind: str, name: str, count: int) -> None:
-    """In the measured process: build the app, warm it up, count `count` requests."""
+    """In the measured process: build the app, warm it up, count `count` requests.
+
+    `kind` is echoscope or peer, with "-post" the benchmark's POST instead of its GET."""
     from bench import cpu
 
+    kind, post = kind.removesuffix("-post"), kind.endswith("-post")
+    build = cpu._post_environ if post else cpu._environ
     if kind == "echoscope":
         from service.app import create_app
         from service.settings import Settings
         from service.telemetry.logwriter import LineWriter
 
-        env, traceparent = cpu.configurations()[name]
+        env, traceparent = (cpu.post_configurations() if post else cpu.configurations())[name]
         with tempfile.TemporaryFile() as log:
             writer = LineWriter(log)
             settings = Settings.from_env({"GCE_METADATA_HOST": "127.0.0.1:9", **env})
             app = create_app(settings, writer)
             provider = app.extensions.get("echoscope.tracer_provider")
-            environs = [cpu._environ(traceparent(i)) for i in range(count + WARMUP)]
+            environs = [build(traceparent(i)) for i in range(count + WARMUP)]
             _drive(app, environs, provider.force_flush if provider else lambda: None)
             writer.close()
         return
@@ -106,7 +111,7 @@ def child(kind: str, name: str, count: int) -> None:
         return
     module, _, attribute = PEER_APPS[name].partition(":")
     app = getattr(__import__(module, fromlist=[attribute]), attribute)
-    environs = [cpu._environ(cpu.SAMPLED) for _ in range(count + WARMUP)]
+    environs = [build(None if post else cpu.SAMPLED) for _ in range(count + WARMUP)]
     _drive(app, environs, lambda: None)
 
 
@@ -122,6 +127,11 @@ def per_request(count: int, sink: str) -> dict[str, float]:
     for name in (*PEER_APPS, *FLOORS):
         args = ["-m", "bench.instructions", "--child", "peer", name, str(count)]
         rows[name] = _callgrind(PEERS, args, env, False)
+    for name in cpu.post_configurations():
+        args = ["-m", "bench.instructions", "--child", "echoscope-post", name, str(count)]
+        rows[f"echoscope: {name}, POST"] = _callgrind(Path(sys.executable), args, env, False)
+    args = ["-m", "bench.instructions", "--child", "peer-post", "httpbin", str(count)]
+    rows["httpbin, POST"] = _callgrind(PEERS, args, env, False)
     return {name: value / count / 1000 for name, value in rows.items()}
 
 

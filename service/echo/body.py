@@ -5,14 +5,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import json as stdlib_json
 import re
 import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 from urllib.parse import unquote_to_bytes
 
-import orjson
 from flask import Request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException, RequestTimeout
@@ -24,10 +22,6 @@ from service.echo import requesturl
 from service.exchange import errors
 from service.exchange.outcome import FileInfo
 from service.server import connection
-
-_JSON_ERROR_CHARS = 200
-_MAX_ECHO_DEPTH = 254
-_LONG_DIGITS = re.compile(rb"\d{19,}")
 
 
 class HashingSink:
@@ -165,36 +159,6 @@ def decode(raw: bytes) -> tuple[str, str]:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         return base64.b64encode(raw).decode("ascii"), "base64"
-
-
-def parse_json(req: Request, raw: bytes) -> tuple[Any, str | None]:
-    if not raw or not req.is_json:
-        return None, None
-    try:
-        value = orjson.loads(raw)
-        _check_echoable(raw, value)
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError, ValueError) as error:
-        return None, str(error)[:_JSON_ERROR_CHARS]
-    return value, None
-
-
-def _check_echoable(raw: bytes, value: Any) -> None:
-    """Raise when the parsed body cannot be echoed faithfully.
-
-    orjson reads integers past 64 bits as floats (losing digits) and nests up to
-    1024 levels when reading but only 254 when writing.
-    """
-    if _LONG_DIGITS.search(raw):
-        stdlib_json.loads(raw, parse_int=_int64)
-    if raw.count(b"[") + raw.count(b"{") > _MAX_ECHO_DEPTH:
-        orjson.dumps(value)
-
-
-def _int64(text: str) -> int:
-    value = int(text)
-    if not -(2**63) <= value < 2**64:
-        raise ValueError(f"integer {text[:32]}... does not fit in 64 bits")
-    return value
 
 
 def file_info(field: str, item: Any) -> FileInfo:

@@ -9,7 +9,7 @@ from flask import Request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from service.echo import body, clientcert, requestparts
+from service.echo import body, clientcert, jsonbody, requestparts
 from service.exchange import errors
 from service.exchange.outcome import FileInfo, Record
 from service.exchange.traceids import TraceIds
@@ -123,7 +123,7 @@ def _record(
 ) -> Record:
     environ = req.environ
     data, encoding = body.decode(raw)
-    parsed, json_error = body.parse_json(req, raw)
+    parsed, json_error = jsonbody.parse_json(req, raw)
     headers, arrived, cookie = requestparts.read_headers(environ)
     remote_addr = req.remote_addr
     record: Record = {

@@ -55,26 +55,10 @@ def describe(headers: Mapping[str, str]) -> dict[str, Any] | None:
     return None
 
 
-def redact_tokens(headers: Mapping[str, str]) -> dict[str, str]:
-    """Copy of `headers` with every bearer token or IAP assertion redacted, whatever
-    ECHO_REDACT_HEADERS names (`auth` shows what the token said)."""
-    return {key: REDACTED if holds_token(key, value) else value for key, value in headers.items()}
-
-
 def holds_token(header: str, value: str) -> bool:
     """True when `value` of `header` is a token `auth` would read."""
     name = header.lower().replace("_", "-")
     return name in TOKEN_HEADERS and value != REDACTED and bare_token(name, value) is not None
-
-
-def tokens(headers: Mapping[str, str]) -> list[str]:
-    """The token-bearing header values and their bare tokens, whatever ECHO_REDACT_HEADERS says."""
-    found = []
-    for key, value in headers.items():
-        if holds_token(key, value):
-            found.append(value)
-            found.append(bare_token(key.lower().replace("_", "-"), value) or value)
-    return found
 
 
 def loggable(auth: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -63,7 +63,9 @@ class HeaderRules:
     ) -> dict[str, str]:
         """The request's headers as logged: named ones redacted, the query secrets of
         URL-valued ones, every bearer token or IAP assertion (whatever ECHO_REDACT_HEADERS
-        names), then bounded. The secrets they held go in `found` (`redact.secret_values`)."""
+        names), then bounded. The secrets they held go in `found`: the named headers' values
+        and their credentials after the scheme, the tokens and bare tokens (for
+        `redact.kept_secrets`)."""
         logged = dict(values)
         for key in values.keys() - self._plain:  # most requests have a Cookie or Referer
             kind = self._kind(key)
@@ -86,8 +88,8 @@ class HeaderRules:
         return _bound(logged, cut)
 
     def response(self, values: dict[str, str]) -> dict[str, str]:
-        """`redact.headers` of the response's headers: named ones redacted, the query
-        secrets of URL-valued ones."""
+        """The response's headers as logged: named ones redacted, the query secrets of
+        URL-valued ones (a copy; `values` itself when none needs either)."""
         plain = self._plain
         if plain.issuperset(values):  # mostly: the outcome's own mapping, never changed
             return values

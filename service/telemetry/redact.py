@@ -15,22 +15,6 @@ REDACTED = "[REDACTED]"
 URL_HEADERS = frozenset({"referer", "location", "content-location"})  # their query is redacted
 
 
-def headers(
-    values: Mapping[str, str], names: frozenset[str], query_names: frozenset[str] = frozenset()
-) -> dict[str, str]:
-    """Copy of a header mapping with the values of `names` (lowercase) redacted, and the
-    query parameters of `query_names` redacted inside URL-valued headers (Referer, …)."""
-    redacted = {}
-    for key, value in values.items():
-        lower = key.lower()
-        if lower in names:
-            value = REDACTED
-        elif lower in URL_HEADERS:
-            value = url(value, query_names)
-        redacted[key] = value
-    return redacted
-
-
 def in_text(names: frozenset[str]) -> Callable[[str], str]:
     """A function redacting `name=value` query parameters of `names` anywhere in a text
     (gunicorn's own lines quote raw request lines)."""
@@ -77,28 +61,6 @@ def url(full_url: str, names: frozenset[str]) -> str:
 MIN_SECRET_CHARS = 6  # shorter values (`1`, `true`, `yes`) would match unrelated text
 
 
-def secret_values(
-    record: Mapping[str, Any],
-    header_names: frozenset[str],
-    query_names: frozenset[str],
-    also: Iterable[str] = (),
-) -> list[str]:
-    """The request's secrets as a response body may repeat them (httpbin's /headers, /bearer,
-    /cookies …): values of redacted headers and their credentials after the scheme, cookie
-    values, values of redacted query parameters, and `also`. Longest first; values under
-    MIN_SECRET_CHARS are left out, as they would corrupt the text they appear in."""
-    found: set[str] = set(also)
-    for key, value in record["headers"].items():
-        if key.lower() in header_names:
-            found.add(value)
-            found.update(value.split(None, 1)[1:])
-    found.update(value for value in record["cookies"].values() if value)
-    for key, value in record["args"].items():
-        if key.lower() in query_names:
-            found.update(value if isinstance(value, list) else [value])
-    return kept_secrets(found)
-
-
 def in_body(body: bytes, secrets: list[str]) -> bytes:
     """`body` with each secret, as text or JSON-escaped, replaced where it stands alone."""
     return body_redactor(secrets)(body) if secrets else body
@@ -131,7 +93,8 @@ def body_redactor(secrets: list[str]) -> Callable[[bytes], bytes]:
 
 
 def kept_secrets(found: Iterable[str]) -> list[str]:
-    """`secret_values`' rule for candidate secrets: none under MIN_SECRET_CHARS, longest first."""
+    """The secrets a response may repeat, of the candidates `found` (logparts' `HeaderRules`
+    and `describer` collect them): none under MIN_SECRET_CHARS, longest first."""
     kept = {value for value in found if len(value.strip()) >= MIN_SECRET_CHARS}
     return sorted(kept, key=len, reverse=True)
 

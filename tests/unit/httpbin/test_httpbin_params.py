@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import string
+from typing import Any
 
 import hypothesis
 import pytest
@@ -15,7 +17,8 @@ from service.httpbin import params, ranges, redirects
 from service.httpbin.caching import listed_tags
 from service.httpbin.digest import expected_response
 from service.httpbin.reflect import decode
-from service.telemetry import redact
+from service.settings import Settings
+from service.telemetry import logparts, redact
 from tests.unit.conftest import Echo, MakeEcho
 
 # ---------------------------------------------------------------- Go durations
@@ -288,12 +291,23 @@ def test_digest_response_of_rfc_7616s_example() -> None:
 
 
 def test_secrets_a_body_repeats_are_redacted_where_they_stand_alone() -> None:
-    record = {
+    record: Any = {
         "headers": {"Authorization": "Bearer s3cr3t-token", "Accept": "*/*"},
         "cookies": {"session": "c00kie"},
         "args": {"token": "q-secret", "x": "1"},
+        "query_string": "token=q-secret&x=1",
+        "url": "http://localhost/anything?token=q-secret&x=1",
+        "method": "GET",
+        "body_size": 0,
+        "data": "",
     }
-    secrets = redact.secret_values(record, frozenset({"authorization"}), frozenset({"token"}))
+    settings = dataclasses.replace(
+        Settings.from_env({}),
+        redact_headers=frozenset({"authorization"}),
+        redact_query=frozenset({"token"}),
+    )
+    _, _, found = logparts.describer(settings, logparts.HeaderRules(settings))(record)
+    secrets = redact.kept_secrets(found)
     assert set(secrets) == {"Bearer s3cr3t-token", "s3cr3t-token", "c00kie", "q-secret"}
     body = b'{"token": "s3cr3t-token", "c": "c00kie", "t": "q-secret", "s3cr3t-tokens": 1}'
     redacted = redact.in_body(body, secrets)

@@ -1,18 +1,26 @@
-"""Redaction helpers: headers, mappings, query strings and URLs."""
+"""Redaction: headers (through the log line's rules), mappings, query strings and URLs."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from service.telemetry import redact
+from service.settings import Settings
+from service.telemetry import logparts, redact
 
 NAMES = frozenset({"authorization", "x-api-key"})
 QUERY = frozenset({"token", "sig"})
 
 
+def _rules(names: frozenset[str]) -> logparts.HeaderRules:
+    """The log line's header rules redacting `names` (the one header redaction there is)."""
+    return logparts.HeaderRules(dataclasses.replace(Settings.from_env({}), redact_headers=names))
+
+
 def test_headers_redacts_named_headers_whatever_their_case() -> None:
-    result = redact.headers(
-        {"Authorization": "a", "X-API-KEY": "b", "x-api-key": "c", "Accept": "d"}, NAMES
+    result = _rules(NAMES).response(
+        {"Authorization": "a", "X-API-KEY": "b", "x-api-key": "c", "Accept": "d"}
     )
     assert result == {
         "Authorization": "[REDACTED]",
@@ -24,12 +32,12 @@ def test_headers_redacts_named_headers_whatever_their_case() -> None:
 
 def test_headers_returns_a_copy() -> None:
     original = {"Authorization": "a"}
-    redact.headers(original, NAMES)
+    _rules(NAMES).response(original)
     assert original == {"Authorization": "a"}
 
 
 def test_headers_with_no_names_is_unchanged() -> None:
-    assert redact.headers({"Authorization": "a"}, frozenset()) == {"Authorization": "a"}
+    assert _rules(frozenset()).response({"Authorization": "a"}) == {"Authorization": "a"}
 
 
 def test_mapping_without_names_redacts_every_value() -> None:

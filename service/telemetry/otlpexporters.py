@@ -24,10 +24,10 @@ if TYPE_CHECKING:  # the metrics and logs SDKs load only when their signal is on
 def span_exporter(protocol: str, destination: OtlpHttp) -> SpanExporter:
     """The OTLP span exporter for `protocol` (http/protobuf, http/json or grpc)."""
     if protocol == "http/json":
-        from service.telemetry.otlphttp import JsonSender
-        from service.telemetry.otlpjson import OTLPJsonSpanExporter
+        from service.telemetry import otlpjson
+        from service.telemetry.otlphttp import OtlpSender
 
-        return OTLPJsonSpanExporter(JsonSender(destination))
+        return otlpjson.OTLPJsonSpanExporter(OtlpSender(destination, otlpjson.CONTENT_TYPE))
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
             OTLPSpanExporter as GrpcSpanExporter,
@@ -42,10 +42,11 @@ def span_exporter(protocol: str, destination: OtlpHttp) -> SpanExporter:
 def metric_exporter(protocol: str, destination: OtlpHttp) -> MetricExporter:
     """The OTLP metric exporter for `protocol` (cumulative, as Prometheus counts)."""
     if protocol == "http/json":
-        from service.telemetry.otlphttp import JsonSender
+        from service.telemetry.otlphttp import OtlpSender
+        from service.telemetry.otlpjson import CONTENT_TYPE
         from service.telemetry.otlpjsonsignals import OTLPJsonMetricExporter
 
-        return OTLPJsonMetricExporter(JsonSender(destination))
+        return OTLPJsonMetricExporter(OtlpSender(destination, CONTENT_TYPE))
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
             OTLPMetricExporter as GrpcMetricExporter,
@@ -60,10 +61,11 @@ def metric_exporter(protocol: str, destination: OtlpHttp) -> MetricExporter:
 def log_exporter(protocol: str, destination: OtlpHttp) -> LogRecordExporter:
     """The OTLP log record exporter for `protocol`."""
     if protocol == "http/json":
-        from service.telemetry.otlphttp import JsonSender
+        from service.telemetry.otlphttp import OtlpSender
+        from service.telemetry.otlpjson import CONTENT_TYPE
         from service.telemetry.otlpjsonsignals import OTLPJsonLogExporter
 
-        return OTLPJsonLogExporter(JsonSender(destination))
+        return OTLPJsonLogExporter(OtlpSender(destination, CONTENT_TYPE))
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
             OTLPLogExporter as GrpcLogExporter,

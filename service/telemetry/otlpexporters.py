@@ -1,12 +1,13 @@
 """The OTLP exporter of each signal, for the protocol its settings name.
 
-`http/protobuf` and `grpc` are the standard exporter packages, which read their
-endpoint, headers, timeout, compression, TLS and credential provider from the
-standard OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_*
-variables themselves. `http/json` is echoscope's encoding (otlpjson,
-otlpjsonsignals) posted by its own sender (otlphttp) to the destination the
-settings read from the same variables. Imports are deferred: a protocol
-nobody uses costs no import (gRPC's is heavy).
+Spans over `http/protobuf` (the default) and all three signals over `http/json`
+are echoscope's encodings (otlpproto; otlpjson, otlpjsonsignals) posted by its
+own sender (otlphttp) to the destination the settings read from the standard
+OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_* variables.
+`grpc`, metrics and logs over `http/protobuf`, and spans over `http/protobuf`
+with a credential provider or the SDK's internal metrics asked for, are the
+standard exporter packages, which read the same variables themselves. Imports
+are deferred: a protocol nobody uses costs no import (gRPC's is heavy).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ def span_exporter(protocol: str, destination: OtlpHttp) -> SpanExporter:
         from service.telemetry.otlphttp import OtlpSender
 
         return otlpjson.OTLPJsonSpanExporter(OtlpSender(destination, otlpjson.CONTENT_TYPE))
+    if protocol == "http/protobuf" and not _needs_sdk(destination):
+        from service.telemetry import otlpproto
+        from service.telemetry.otlphttp import OtlpSender
+
+        return otlpproto.OTLPProtobufSpanExporter(OtlpSender(destination, otlpproto.CONTENT_TYPE))
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
             OTLPSpanExporter as GrpcSpanExporter,
@@ -37,6 +43,11 @@ def span_exporter(protocol: str, destination: OtlpHttp) -> SpanExporter:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     return OTLPSpanExporter()
+
+
+def _needs_sdk(destination: OtlpHttp) -> bool:
+    """True when a setting asks for what only the SDK's exporter does (it reads it itself)."""
+    return destination.credential_provider is not None or destination.exporter_metrics
 
 
 def metric_exporter(protocol: str, destination: OtlpHttp) -> MetricExporter:

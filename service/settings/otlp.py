@@ -1,7 +1,8 @@
-"""Where echoscope's own OTLP/HTTP JSON sender posts each signal: the standard variables.
+"""Where echoscope's own OTLP/HTTP sender posts each signal: the standard variables.
 
-The SDK's exporters (protobuf, gRPC) read OTEL_EXPORTER_OTLP_* themselves; the JSON
-encoding is echoscope's own, so these are read here, with the SDK's meanings (a
+The SDK's exporters (gRPC, protobuf metrics and logs) read OTEL_EXPORTER_OTLP_*
+themselves; spans over http/protobuf and everything over http/json are encoded and
+sent by echoscope, so these are read here, with the SDK's meanings (a
 per-signal variable wins; the generic endpoint gets `/v1/<signal>` appended; the
 timeout is in seconds, as the Python SDK reads it).
 """
@@ -41,6 +42,9 @@ class OtlpHttp:
     certificate: str | None = None  # the CA bundle to verify the collector with
     client_key: str | None = None
     client_certificate: str | None = None
+    # What only the SDK's exporter does; when set, the protobuf encoding stays the SDK's:
+    credential_provider: str | None = None  # an entry point signing every export (e.g. gcp)
+    exporter_metrics: bool = False  # the exporter's own metrics (SDK internal metrics on)
 
 
 def defaults() -> dict[str, OtlpHttp]:
@@ -72,6 +76,11 @@ def _signal(reader: Reader, signal: str) -> OtlpHttp:
         certificate=either("CERTIFICATE"),
         client_key=either("CLIENT_KEY"),
         client_certificate=either("CLIENT_CERTIFICATE"),
+        # The SDK's precedence: here the generic variable wins over the signal's own.
+        credential_provider=reader.optional("OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER")
+        or reader.optional(f"OTEL_PYTHON_EXPORTER_OTLP_HTTP_{signal.upper()}_CREDENTIAL_PROVIDER"),
+        exporter_metrics=(reader.optional("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED") or "").lower()
+        == "true",  # as the SDK reads it: anything else is off
     )
 
 

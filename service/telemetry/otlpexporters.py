@@ -1,12 +1,13 @@
 """The OTLP exporter of each signal, for the protocol its settings name.
 
-`http/protobuf` and `grpc` are the standard exporter packages, which read their
-endpoint, headers, timeout, compression, TLS and credential provider from the
-standard OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_*
-variables themselves. `http/json` is echoscope's encoding (otlpjson,
-otlpjsonsignals) posted by its own sender (otlphttp) to the destination the
-settings read from the same variables. Imports are deferred: a protocol
-nobody uses costs no import (gRPC's is heavy).
+Spans over `http/protobuf` (the default) and all three signals over `http/json`
+are echoscope's encodings (otlpproto; otlpjson, otlpjsonsignals) posted by its
+own sender (otlphttp) to the destination the settings read from the standard
+OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_* variables.
+`grpc`, metrics and logs over `http/protobuf`, and spans over `http/protobuf`
+with a credential provider or the SDK's internal metrics asked for, are the
+standard exporter packages, which read the same variables themselves. Imports
+are deferred: a protocol nobody uses costs no import (gRPC's is heavy).
 """
 
 from __future__ import annotations
@@ -24,10 +25,15 @@ if TYPE_CHECKING:  # the metrics and logs SDKs load only when their signal is on
 def span_exporter(protocol: str, destination: OtlpHttp) -> SpanExporter:
     """The OTLP span exporter for `protocol` (http/protobuf, http/json or grpc)."""
     if protocol == "http/json":
-        from service.telemetry.otlphttp import JsonSender
-        from service.telemetry.otlpjson import OTLPJsonSpanExporter
+        from service.telemetry import otlpjson
+        from service.telemetry.otlphttp import OtlpSender
 
-        return OTLPJsonSpanExporter(JsonSender(destination))
+        return otlpjson.OTLPJsonSpanExporter(OtlpSender(destination, otlpjson.CONTENT_TYPE))
+    if protocol == "http/protobuf" and not _needs_sdk(destination):
+        from service.telemetry import otlpproto
+        from service.telemetry.otlphttp import OtlpSender
+
+        return otlpproto.OTLPProtobufSpanExporter(OtlpSender(destination, otlpproto.CONTENT_TYPE))
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
             OTLPSpanExporter as GrpcSpanExporter,
@@ -39,13 +45,19 @@ def span_exporter(protocol: str, destination: OtlpHttp) -> SpanExporter:
     return OTLPSpanExporter()
 
 
+def _needs_sdk(destination: OtlpHttp) -> bool:
+    """True when a setting asks for what only the SDK's exporter does (it reads it itself)."""
+    return destination.credential_provider is not None or destination.exporter_metrics
+
+
 def metric_exporter(protocol: str, destination: OtlpHttp) -> MetricExporter:
     """The OTLP metric exporter for `protocol` (cumulative, as Prometheus counts)."""
     if protocol == "http/json":
-        from service.telemetry.otlphttp import JsonSender
+        from service.telemetry.otlphttp import OtlpSender
+        from service.telemetry.otlpjson import CONTENT_TYPE
         from service.telemetry.otlpjsonsignals import OTLPJsonMetricExporter
 
-        return OTLPJsonMetricExporter(JsonSender(destination))
+        return OTLPJsonMetricExporter(OtlpSender(destination, CONTENT_TYPE))
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
             OTLPMetricExporter as GrpcMetricExporter,
@@ -60,10 +72,11 @@ def metric_exporter(protocol: str, destination: OtlpHttp) -> MetricExporter:
 def log_exporter(protocol: str, destination: OtlpHttp) -> LogRecordExporter:
     """The OTLP log record exporter for `protocol`."""
     if protocol == "http/json":
-        from service.telemetry.otlphttp import JsonSender
+        from service.telemetry.otlphttp import OtlpSender
+        from service.telemetry.otlpjson import CONTENT_TYPE
         from service.telemetry.otlpjsonsignals import OTLPJsonLogExporter
 
-        return OTLPJsonLogExporter(JsonSender(destination))
+        return OTLPJsonLogExporter(OtlpSender(destination, CONTENT_TYPE))
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
             OTLPLogExporter as GrpcLogExporter,

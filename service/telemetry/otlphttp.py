@@ -1,6 +1,6 @@
-"""echoscope's OTLP/HTTP sender for bodies it encodes itself (the JSON encoding).
+"""echoscope's OTLP/HTTP sender for the bodies it encodes itself (protobuf spans, JSON).
 
-What the SDK's exporters do for their protobuf bodies, through public API only:
+What the SDK's OTLP/HTTP exporters do with their bodies, through public API only:
 POST to the signal's endpoint with its headers and compression, retried with
 back-off on 429/502/503/504 and on connection errors, all within the timeout,
 and given up at once when the exporter shuts down.
@@ -25,12 +25,12 @@ _MAX_ATTEMPTS = 6
 _log = logging.getLogger("opentelemetry.exporter.echoscope")  # held to one line per 30 s
 
 
-class JsonSender:
-    """Posts encoded OTLP JSON bodies to one signal's endpoint."""
+class OtlpSender:
+    """Posts encoded OTLP bodies of one content type to one signal's endpoint."""
 
-    def __init__(self, config: OtlpHttp) -> None:
+    def __init__(self, config: OtlpHttp, content_type: str) -> None:
         self._config = config
-        self._headers = {"Content-Type": "application/json", **dict(config.headers)}
+        self._headers = {"Content-Type": content_type, **dict(config.headers)}
         if config.compression != "none":
             self._headers["Content-Encoding"] = config.compression
         cert = config.client_certificate

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext
 
-from service.telemetry.otlphttp import JsonSender
+from service.telemetry.otlphttp import OtlpSender
 
 CONTENT_TYPE = "application/json"
 _HAS_IS_REMOTE = 0x100  # SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
@@ -34,7 +34,7 @@ JsonObject = dict[str, Any]
 class OTLPJsonSpanExporter(SpanExporter):
     """OTLP/HTTP with the JSON encoding: spans encoded with orjson, sent by echoscope's sender."""
 
-    def __init__(self, sender: JsonSender) -> None:
+    def __init__(self, sender: OtlpSender) -> None:
         self._sender = sender
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:

@@ -23,14 +23,14 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from service.telemetry.otlphttp import JsonSender
+from service.telemetry.otlphttp import OtlpSender
 from service.telemetry.otlpjson import JsonObject, attributes, value
 
 
 class OTLPJsonMetricExporter(MetricExporter):
     """OTLP/HTTP with the JSON encoding for metrics, posted by echoscope's sender."""
 
-    def __init__(self, sender: JsonSender) -> None:
+    def __init__(self, sender: OtlpSender) -> None:
         super().__init__()  # cumulative temporality, the default aggregations
         self._sender = sender
 
@@ -53,7 +53,7 @@ class OTLPJsonMetricExporter(MetricExporter):
 class OTLPJsonLogExporter(LogRecordExporter):
     """OTLP/HTTP with the JSON encoding for log records, encoded with orjson."""
 
-    def __init__(self, sender: JsonSender) -> None:
+    def __init__(self, sender: OtlpSender) -> None:
         self._sender = sender
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:

@@ -5,7 +5,8 @@ protobuf or OTLP JSON by Content-Type) and, once `grpc_endpoint` is asked for,
 OTLP/gRPC through grpcio's server with opentelemetry-proto's service
 definitions. Everything decoded lands in `spans`, `logs` and `points`.
 `down()` closes the HTTP port (a collector that went away), `up()` opens the
-same port again; `hang=True` accepts requests and never answers.
+same port again; `refuse(n)` answers the next n HTTP requests 503 (a collector
+shedding load); `hang=True` accepts requests and never answers.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class OtlpReceiver:
         self.points: list[ReceivedPoint] = []
         self.requests = 0
         self.content_types: list[str] = []
+        self.encodings: list[str] = []  # each accepted HTTP request's Content-Encoding
+        self.refused = 0
+        self._refusals = 0
         self.signals: list[str] = []  # the signal of each request, in arrival order
         self._lock = threading.Lock()
         self._hang = threading.Event()
@@ -74,7 +78,11 @@ class OtlpReceiver:
                 if signal is None:
                     self.send_error(404)
                     return
-                if self.headers.get("Content-Encoding") == "gzip":
+                if receiver._refusing():
+                    self.send_error(503)
+                    return
+                encoding = self.headers.get("Content-Encoding", "")
+                if encoding == "gzip":
                     body = gzip.decompress(body)
                 content_type = self.headers.get("Content-Type", "")
                 try:
@@ -83,6 +91,8 @@ class OtlpReceiver:
                     self.send_error(400, str(error))
                     return
                 receiver.accept(signal, message, content_type)
+                with receiver._lock:
+                    receiver.encodings.append(encoding)
                 as_json = content_type == "application/json"
                 reply = b"{}" if as_json else b""  # an empty Export*ServiceResponse
                 self.send_response(200)
@@ -95,6 +105,19 @@ class OtlpReceiver:
                 pass
 
         return Handler
+
+    def refuse(self, count: int) -> None:
+        """Answer the next `count` OTLP/HTTP requests 503 Service Unavailable."""
+        with self._lock:
+            self._refusals = count
+
+    def _refusing(self) -> bool:
+        with self._lock:
+            if self._refusals <= 0:
+                return False
+            self._refusals -= 1
+            self.refused += 1
+            return True
 
     def accept(self, signal: str, message: Message, content_type: str) -> None:
         """Keep what one export request carried."""

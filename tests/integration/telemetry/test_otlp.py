@@ -227,6 +227,26 @@ def test_a_collector_down_then_up_never_fails_a_request_and_gets_data_again(
     assert len(warnings) <= 2, warnings  # one per 30 s per worker at most
 
 
+def test_spans_over_the_default_protocol_go_gzipped_and_a_503_is_retried(
+    make_server: MakeServer,
+) -> None:
+    receiver = OtlpReceiver()
+    try:
+        env = {**receiver.env(), **NO_METADATA, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "gzip"}
+        del env["OTEL_EXPORTER_OTLP_PROTOCOL"]  # the default: http/protobuf
+        receiver.refuse(2)
+        server = make_server(env)
+        trace_ids = [secrets.token_hex(16) for _ in range(3)]
+        _send(server, trace_ids)
+        spans = [receiver.wait_for(1, timeout=20, trace_id=trace_id)[0] for trace_id in trace_ids]
+    finally:
+        receiver.close()
+    assert receiver.refused == 2  # each refused export was tried again until taken
+    assert set(receiver.content_types) == {"application/x-protobuf"}
+    assert set(receiver.encodings) == {"gzip"}
+    assert all(span.attributes["url.path"] == "/anything/otlp" for span in spans)
+
+
 def test_stdout_lines_carry_the_trace_context_without_a_project(server: Server) -> None:
     trace_id = secrets.token_hex(16)
     response = requests.get(

@@ -11,7 +11,7 @@ import pytest
 
 from service.settings import Settings, SettingsError
 from service.settings.otlp import OtlpHttp
-from service.telemetry.otlphttp import JsonSender
+from service.telemetry.otlphttp import OtlpSender
 from tests.support.listener import Listener, Received, send
 
 
@@ -66,7 +66,7 @@ def _answers(*statuses: int) -> Listener:
 def test_a_body_is_posted_with_the_headers_and_compression_asked_for() -> None:
     listener = _answers()
     config = OtlpHttp(f"{listener.url}/v1/traces", (("x-team", "echo"),), 5, "gzip")
-    assert JsonSender(config).send(b'{"resourceSpans": []}')
+    assert OtlpSender(config, "application/json").send(b'{"resourceSpans": []}')
     (received,) = listener.wait_for(1)
     assert received.path == "/v1/traces"
     assert received.headers["content-type"] == "application/json"
@@ -77,20 +77,24 @@ def test_a_body_is_posted_with_the_headers_and_compression_asked_for() -> None:
 
 def test_429_and_503_are_retried_until_the_collector_takes_the_body() -> None:
     listener = _answers(429, 503)
-    assert JsonSender(OtlpHttp(f"{listener.url}/v1/traces", timeout_seconds=10)).send(b"{}")
+    assert OtlpSender(
+        OtlpHttp(f"{listener.url}/v1/traces", timeout_seconds=10), "application/json"
+    ).send(b"{}")
     assert len(listener.wait_for(3)) == 3
 
 
 def test_a_400_is_not_retried() -> None:
     listener = _answers(400)
-    assert not JsonSender(OtlpHttp(f"{listener.url}/v1/traces")).send(b"{}")
+    assert not OtlpSender(OtlpHttp(f"{listener.url}/v1/traces"), "application/json").send(b"{}")
     time.sleep(0.3)
     assert len(listener.received) == 1
 
 
 def test_shutdown_ends_a_back_off_in_progress() -> None:
     listener = _answers(503, 503, 503, 503, 503, 503)
-    sender = JsonSender(OtlpHttp(f"{listener.url}/v1/traces", timeout_seconds=60))
+    sender = OtlpSender(
+        OtlpHttp(f"{listener.url}/v1/traces", timeout_seconds=60), "application/json"
+    )
     result: list[bool] = []
     sending = threading.Thread(target=lambda: result.append(sender.send(b"{}")))
     sending.start()
@@ -105,4 +109,4 @@ def test_an_unreachable_collector_is_a_failure_within_the_timeout() -> None:
     listener = Listener(lambda _, __, handler: send(handler, 200, b"", "application/json"))
     url = f"{listener.url}/v1/traces"
     listener.close()
-    assert not JsonSender(OtlpHttp(url, timeout_seconds=1.5)).send(b"{}")
+    assert not OtlpSender(OtlpHttp(url, timeout_seconds=1.5), "application/json").send(b"{}")

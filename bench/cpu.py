@@ -50,18 +50,15 @@ UNSAMPLED = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
 
 def configurations() -> dict[str, tuple[dict[str, str], Callable[[int], str]]]:
     """Name -> (settings, traceparent for request i)."""
-    export = {
-        "OTEL_TRACES_EXPORTER": "otlp",
-        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json",
-    }
-    protobuf = {**export, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf"}
+    # Spans over the default protocol (OTLP/HTTP protobuf), as `make bench` sends them.
+    export = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "parentbased_always_on"}
+    json_export = {**export, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"}
     sampled: Callable[[int], str] = lambda i: SAMPLED  # noqa: E731
     cloud_run: Callable[[int], str] = lambda i: SAMPLED if i % 100 == 0 else UNSAMPLED  # noqa: E731
     off = {"ECHO_LOG_LEVEL": "ERROR", "ECHO_METRICS": "false", "OTEL_SDK_DISABLED": "true"}
     return {
         "full (sampled, exported)": (export, sampled),
-        "full, OTLP protobuf": (protobuf, sampled),
+        "full, OTLP/HTTP JSON": (json_export, sampled),
         "cloud run (1% sampled)": (export, cloud_run),
         "unsampled": (export, lambda i: UNSAMPLED),
         "no tracing": ({"OTEL_SDK_DISABLED": "true"}, sampled),

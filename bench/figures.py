@@ -35,7 +35,7 @@ NO_TRACING = targets.echoscope("echoscope-no-tracing", "tracing off", {"OTEL_SDK
 UNSAMPLED = targets.echoscope(
     "echoscope-unsampled",
     "every traceparent unsampled",
-    {**targets.JSON_EXPORT, "OTEL_TRACES_SAMPLER": "parentbased_always_on"},
+    {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
     wrk.UNSAMPLED,
 )
 FULL, CLOUD_RUN, OFF = targets.ECHOSCOPE_FULL, targets.ECHOSCOPE_CLOUD_RUN, targets.ECHOSCOPE_OFF
@@ -50,7 +50,7 @@ SIGNALS = {
         targets.echoscope(
             "echoscope-otlp-metrics",
             "OTLP metrics on",
-            {**targets.JSON_EXPORT, "OTEL_METRICS_EXPORTER": "prometheus,otlp"},
+            {"OTEL_METRICS_EXPORTER": "prometheus,otlp", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "http/json"},
         ),
         FULL,
     ),
@@ -58,7 +58,7 @@ SIGNALS = {
         targets.echoscope(
             "echoscope-otlp-logs",
             "OTLP logs on",
-            {**targets.JSON_EXPORT, "OTEL_LOGS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http/json"},
+            {"OTEL_LOGS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http/json"},
         ),
         FULL,
     ),

@@ -140,7 +140,6 @@ def at_start() -> dict[str, float]:
     full = {
         "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_TRACES_SAMPLER": "always_on",
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json",
         "GCE_METADATA_HOST": "127.0.0.1:9",
     }
     subprocess.run([str(SERVICE), "-m", "compileall", "-q", "service"], cwd=ROOT, check=True)

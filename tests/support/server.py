@@ -38,6 +38,7 @@ class Server:
         app: str = "service.wsgi:app",
     ) -> None:
         self.port = free_port()
+        self.workers = workers
         self.ca = ca  # with a CA: the server speaks HTTPS with a certificate it issued
         self.client = client  # the certificate and key to poll with, when one is required
         self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
@@ -56,7 +57,9 @@ class Server:
             )
 
     def wait_ready(self, timeout: float = 20) -> None:
-        """Poll /health until it answers 200; fail with the server's output otherwise."""
+        """Poll /health until it answers 200 and every worker is forked (gunicorn spawns them
+        a moment apart: the first may answer before the last exists); fail with the
+        server's output otherwise."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -65,8 +68,9 @@ class Server:
                 ready = requests.get(
                     f"{self.url}/health", timeout=1, verify=self.ca or True, cert=self.client
                 )
-                if ready.status_code == 200:
+                if ready.status_code == 200 and len(self.worker_pids()) >= self.workers:
                     return
+                time.sleep(0.02)
             except (requests.ConnectionError, requests.Timeout):  # not listening, or booting
                 time.sleep(0.05)
         self.stop()

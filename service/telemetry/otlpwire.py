@@ -13,7 +13,7 @@ from typing import Any
 
 PAIRS_LIMIT = 4096  # cached attribute pairs: cleared when full, so URLs never grow memory
 UINT64 = (1 << 64) - 1
-_INT64 = range(-(1 << 63), 1 << 63)
+_INT64_MIN, _INT64_END = -(1 << 63), 1 << 63
 _ONE_BYTE = tuple(bytes((n,)) for n in range(0x80))
 _double = struct.Struct("<d").pack
 Pair = Callable[[str, Any], bytes]
@@ -104,7 +104,9 @@ def _any_value(item: Any) -> bytes:
     if isinstance(item, str):
         return field(b"\x0a", item.encode())
     if isinstance(item, int):
-        if item not in _INT64:
+        # Compared, not `in range(...)`: for an int subclass (an IntEnum such as a WebSocket
+        # close code) `range.__contains__` counts through all 2**64 members.
+        if not _INT64_MIN <= item < _INT64_END:
             raise ValueError(f"{item} is out of int64's range")
         return b"\x18" + varint(item & UINT64)  # two's complement: negatives take 10 bytes
     if isinstance(item, float):

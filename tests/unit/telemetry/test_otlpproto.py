@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 import gzip
 import math
+import subprocess
+import sys
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +34,7 @@ from service.telemetry import otlpexporters, tracing
 from service.telemetry.otlpproto import OTLPProtobufSpanExporter, SpanEncoder
 from tests.support.listener import Listener, Received, send
 
+ROOT = Path(__file__).resolve().parents[3]
 INT64 = st.integers(-(2**63), 2**63 - 1)
 TEXT = st.text(st.characters(codec="utf-8"), max_size=12)  # empty and non-ASCII included
 SCALARS = (
@@ -275,3 +281,31 @@ def test_the_credential_provider_is_read_with_the_sdks_precedence() -> None:
     traces, metrics = settings.otlp_http["traces"], settings.otlp_http["metrics"]
     assert traces.credential_provider == metrics.credential_provider == "generic"
     assert not traces.exporter_metrics
+
+
+def test_int_and_str_subclasses_are_encoded_as_the_sdk_encodes_them() -> None:
+    """An IntEnum (a WebSocket close code, an HTTPStatus) is an int to the SDK: encoded at
+    once. Run apart, with a deadline: a `range` membership test counts through its 2**64
+    members in C, holding the GIL, and never ends."""
+    probe = (
+        "from tests.unit.telemetry.test_otlpproto import _enum_batch_encodings as run\n"
+        "ours, sdks = run()\n"
+        "assert ours == sdks, (ours, sdks)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _enum_batch_encodings() -> tuple[bytes, bytes]:
+    batch = [_plain("enums", {"status": HTTPStatus.OK, "code": Flag.ON, "kind": Name.ECHO})]
+    return SpanEncoder().encode(batch), encode_spans(batch).SerializeToString()
+
+
+class Flag(enum.IntEnum):
+    ON = 1001
+
+
+class Name(enum.StrEnum):
+    ECHO = "echo"

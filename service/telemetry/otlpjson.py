@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext
 
+from service.telemetry import otlpgroups
 from service.telemetry.otlphttp import OtlpSender
 
 CONTENT_TYPE = "application/json"
@@ -49,14 +50,10 @@ class OTLPJsonSpanExporter(SpanExporter):
 
 def encode(spans: Sequence[ReadableSpan]) -> bytes:
     """An ExportTraceServiceRequest in the OTLP JSON encoding."""
-    # Grouped by identity: a Resource hashes by JSON-encoding its attributes, on every span.
-    resources: dict[int, Resource] = {}
-    grouped: dict[int, dict[InstrumentationScope | None, list[JsonObject]]] = {}
-    for span in spans:
-        resources.setdefault(id(span.resource), span.resource)
-        scopes = grouped.setdefault(id(span.resource), {})
-        scopes.setdefault(span.instrumentation_scope, []).append(_span(span))
-    encoded = [_resource_spans(resources[key], scopes) for key, scopes in grouped.items()]
+    encoded = [
+        _resource_spans(resource, scopes)
+        for resource, scopes in otlpgroups.by_resource(spans, _span)
+    ]
     return orjson.dumps({"resourceSpans": encoded})
 
 

@@ -20,9 +20,9 @@ from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metr
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from service.telemetry import otlpgroups
 from service.telemetry.otlphttp import OtlpSender
 from service.telemetry.otlpjson import JsonObject, attributes, value
 
@@ -96,18 +96,12 @@ def _hex_ids(item: JsonObject) -> None:
 
 def encode_logs(batch: Sequence[ReadableLogRecord]) -> bytes:
     """An ExportLogsServiceRequest in the OTLP JSON encoding."""
-    resources: dict[int, Resource] = {}
-    grouped: dict[int, dict[InstrumentationScope | None, list[JsonObject]]] = {}
-    for readable in batch:
-        resources.setdefault(id(readable.resource), readable.resource)
-        scopes = grouped.setdefault(id(readable.resource), {})
-        scopes.setdefault(readable.instrumentation_scope, []).append(_log_record(readable))
     encoded = [
         {
-            "resource": {"attributes": attributes(resources[key].attributes)},
+            "resource": {"attributes": attributes(resource.attributes)},
             "scopeLogs": [_scope_logs(scope, records) for scope, records in scopes.items()],
         }
-        for key, scopes in grouped.items()
+        for resource, scopes in otlpgroups.by_resource(batch, _log_record)
     ]
     return orjson.dumps({"resourceLogs": encoded})
 

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, Status
 
+from service.telemetry import otlpgroups
 from service.telemetry.otlphttp import OtlpSender
 from service.telemetry.otlpwire import (
     PAIRS_LIMIT,
@@ -67,16 +68,10 @@ class SpanEncoder:
 
     def encode(self, spans: Sequence[ReadableSpan]) -> bytes:
         """An ExportTraceServiceRequest, grouped by resource (by identity), then by scope."""
-        resources: dict[int, Resource] = {}
-        grouped: dict[int, dict[InstrumentationScope | None, list[bytes]]] = {}
         pair = self._pairs.pair
-        for span in spans:
-            resources.setdefault(id(span.resource), span.resource)
-            scopes = grouped.setdefault(id(span.resource), {})
-            scopes.setdefault(span.instrumentation_scope, []).append(_span(span, pair))
         return b"".join(
-            field(b"\x0a", _resource_spans(resources[key], scopes, pair))
-            for key, scopes in grouped.items()
+            field(b"\x0a", _resource_spans(resource, scopes, pair))
+            for resource, scopes in otlpgroups.by_resource(spans, lambda span: _span(span, pair))
         )
 
     def __len__(self) -> int:

@@ -118,10 +118,7 @@ def test_a_line_is_written_without_close() -> None:
     stream = io.BytesIO()
     writer = logwriter.LineWriter(stream)
     writer.write(b"one\n")
-    deadline = time.monotonic() + 5
-    while stream.getvalue() != b"one\n" and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert stream.getvalue() == b"one\n"
+    assert _written(stream, b"one\n", 5) == b"one\n"
     writer.close()
 
 
@@ -133,16 +130,19 @@ def test_a_line_whose_wake_up_was_lost_is_written_without_close(
     stream = io.BytesIO()
     writer = logwriter.LineWriter(stream)
     writer.write(b"one\n")
-    deadline = time.monotonic() + 5
-    while stream.getvalue() != b"one\n" and time.monotonic() < deadline:
-        time.sleep(0.005)
+    _written(stream, b"one\n", 5)
     monkeypatch.setattr(writer, "_wake_writer", lambda: None)
     writer.write(b"two\n")
-    deadline = time.monotonic() + 5 * logwriter.WAKE_SECONDS
-    while stream.getvalue() != b"one\ntwo\n" and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert stream.getvalue() == b"one\ntwo\n"
+    assert _written(stream, b"one\ntwo\n", 5 * logwriter.WAKE_SECONDS) == b"one\ntwo\n"
     writer.close()
+
+
+def _written(stream: io.BytesIO, expected: bytes, seconds: float) -> bytes:
+    """What the stream holds once it holds `expected`, or after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while stream.getvalue() != expected and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return stream.getvalue()
 
 
 def test_close_writes_what_is_queued_and_later_lines_at_once() -> None:

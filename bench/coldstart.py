@@ -4,7 +4,9 @@
 bench/.venv-peers' python, from the project root) starts each target COLD_STARTS times in
 turn (interleaved, so drift hits every target alike) and prints the median seconds and the
 median RSS of its workers, which is what a scale-from-zero waits for and what each instance
-costs. bench/figures.py runs the same measurement for results.md.
+costs. Beside the chosen targets it always starts `floor-start` (bench/peers/floorstart.py):
+echoscope's libraries alone, the floor its own start is measured against. bench/figures.py
+runs the same measurement for results.md.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ def once(target: targets.Target, slot: targets.Slot, log_dir: Path) -> tuple[flo
         servers.stop(process)
 
 
+def startable(chosen: Sequence[targets.Target]) -> list[targets.Target]:
+    """The chosen targets and the start-only floor, those that can start here."""
+    return [target for target in (*chosen, *targets.START_ONLY) if target.missing() is None]
+
+
 def measure_all(
     chosen: Sequence[targets.Target], site: measure.Site, workers: int, threads: int
 ) -> list[dict[str, Any]]:
@@ -70,7 +77,7 @@ def measure_all(
 def main(argv: Sequence[str]) -> int:
     """Print the cold-start table for the chosen targets."""
     opts = options.parse(argv, {"BENCH_TARGETS": " ".join(DEFAULT_TARGETS), "BENCH_WORKERS": "1"})
-    chosen = [t for t in targets.select(opts.targets) if t.missing() is None]
+    chosen = startable(targets.select(opts.targets))
     servers.install_cleanup()
     try:
         with (

@@ -179,7 +179,7 @@ def _attempt(measure_one: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 def collect(site: measure.Site, opts: options.Options) -> dict[str, Any]:
     """Every figure, in a fixed order; one that fails is recorded as such and the rest go on."""
     figures: dict[str, Any] = {"workers": opts.workers[0], "threads": opts.threads}
-    startable = [target for target in targets.select(opts.targets) if target.missing() is None]
+    startable = coldstart.startable(targets.select(opts.targets))
     figures["cold_start"] = _attempt(
         lambda: {"rows": coldstart.measure_all(startable, site, opts.workers[0], opts.threads)}
     )

@@ -38,9 +38,29 @@ def _cold_start(figure: Mapping[str, Any]) -> list[str]:
         "**Cold start**: exec of the server command to the first 200 on its ready path"
         " (`/health` for echoscope, `/get` for httpbin; polled every 20 ms), the targets"
         " started in turn 7 times (`python -m bench.coldstart`); worker RSS: the workers'"
-        " resident memory at that first 200, median.",
+        " resident memory at that first 200, median. `floor-start` is echoscope's libraries"
+        " alone, set up as their documentation shows behind one Flask route"
+        " (`bench/peers/floorstart.py`, on echoscope's packages, stock gunicorn).",
         "",
         *table(head, (_cold_start_row(row, httpbin) for row in rows)),
+        "",
+        *_floor_sentence(rows, httpbin),
+    ]
+
+
+def _floor_sentence(rows: list[Mapping[str, Any]], httpbin: Mapping[str, Any] | None) -> list[str]:
+    """The floor's share of echoscope's start, when both and httpbin were measured."""
+    floor = next((row for row in rows if row["target"] == "floor-start"), None)
+    full = next((row for row in rows if row["target"] == "echoscope-full"), None)
+    if floor is None or full is None or httpbin is None:
+        return []
+    own = full["median_s"] - floor["median_s"]
+    return [
+        f"The libraries alone start in {floor['median_s']:.2f} s,"
+        f" {floor['median_s'] / httpbin['median_s']:.2f}x httpbin's start; echoscope-full"
+        f" takes {own:+.2f} s beside them: its settings, modules, routes and telemetry set-up,"
+        " less what its start-up saves (modules imported before fork, the cyclic collector"
+        " off until the app is loaded).",
         "",
     ]
 

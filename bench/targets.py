@@ -197,6 +197,26 @@ BARE = _peer(
     "bare", "bare WSGI callable + orjson: the ceiling", "bench.peers.bare:app", "/health", _no_env
 )
 
+
+def _floor_start_launch(slot: Slot) -> Launch:
+    argv = [str(PROJECT_PYTHON.parent / "gunicorn"), *gunicorn_flags(slot)]
+    argv.append("bench.peers.floorstart:app")
+    env = base_env() | {"FLOOR_TRACING": "on"}
+    return Launch(argv=argv, env=env, cwd=ROOT, ready_path="/anything")
+
+
+# Started by bench.coldstart only, never served under wrk: the start the design's libraries
+# cost by themselves, on echoscope's own packages.
+FLOOR_START = Target(
+    "floor-start",
+    "echoscope's libraries alone, set up as documented (Flask, FlaskInstrumentor on the SDK,"
+    " structlog, prometheus-client) behind one route, under stock gunicorn",
+    _floor_start_launch,
+    PROJECT_PYTHON,
+    (ROOT / "bench" / "peers" / "floorstart.py",),
+)
+START_ONLY = (FLOOR_START,)
+
 ALL = (ECHOSCOPE_FULL, ECHOSCOPE_CLOUD_RUN, ECHOSCOPE_OFF, ECHOSCOPE_OTLP, HTTPBIN, DIY, SEED, BARE)
 REFERENCES = ("httpbin", "bare")  # every target's throughput is also given relative to these
 

@@ -61,8 +61,9 @@ ensure_wrk
 ensure_venv "$ROOT/bench/.venv-service" "$ROOT/requirements.txt"
 ensure_venv "$PEERS_VENV" "$ROOT/bench/requirements.txt"
 # Byte-compiled as the image does it (the Dockerfile): with PYTHONDONTWRITEBYTECODE set,
-# every start would compile echoscope's modules from source again.
-"$ROOT/bench/.venv-service/bin/python" -m compileall -q "$ROOT/service"
+# every start would compile echoscope's modules, and the peers' apps in bench/peers
+# (the DIY stack, the floors), from source again.
+"$ROOT/bench/.venv-service/bin/python" -m compileall -q "$ROOT/service" "$ROOT/bench/peers"
 
 run_python() {
   # In the background so that `wait` (unlike a foreground command) yields to the traps.

@@ -17,12 +17,17 @@ import time
 import zlib
 
 import urllib3
+from opentelemetry.sdk.version import __version__ as _sdk_version
 
+from service import __version__
 from service.settings.otlp import OtlpHttp
 
 _RETRYABLE = frozenset({429, 502, 503, 504})
 _MAX_ATTEMPTS = 6
 _log = logging.getLogger("opentelemetry.exporter.echoscope")  # held to one line per 30 s
+# The exporter, its language and version, as the OTLP exporter specification asks, with
+# echoscope's own name prepended (the SDK's exporters send OTel-OTLP-Exporter-Python/<version>).
+USER_AGENT = f"echoscope/{__version__} OTel-OTLP-Exporter-Python/{_sdk_version}"
 
 
 class OtlpSender:
@@ -30,7 +35,11 @@ class OtlpSender:
 
     def __init__(self, config: OtlpHttp, content_type: str) -> None:
         self._config = config
-        self._headers = {"Content-Type": content_type, **dict(config.headers)}
+        # As the SDK's exporters: the configured headers, then the content type and the
+        # User-Agent over any of the same name (one of each, whatever the case).
+        self._headers = urllib3.HTTPHeaderDict(dict(config.headers))
+        self._headers["Content-Type"] = content_type
+        self._headers["User-Agent"] = USER_AGENT
         if config.compression != "none":
             self._headers["Content-Encoding"] = config.compression
         cert = config.client_certificate

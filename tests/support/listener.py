@@ -23,6 +23,11 @@ class Received:
     path: str
     headers: dict[str, str]  # lowercase names
     body: bytes
+    fields: tuple[tuple[str, str], ...] = ()  # every header line as sent, repeats included
+
+    def all_of(self, name: str) -> list[str]:
+        """Every value sent under `name` (any case), in order."""
+        return [value for key, value in self.fields if key.lower() == name.lower()]
 
 
 Answer = Callable[["Listener", Received, BaseHTTPRequestHandler], None]
@@ -121,6 +126,7 @@ class Listener:
                     self.path,
                     {key.lower(): value for key, value in self.headers.items()},
                     self.rfile.read(length) if length else b"",
+                    tuple(self.headers.items()),
                 )
                 listener.received.append(received)
                 listener.answer(listener, received, self)

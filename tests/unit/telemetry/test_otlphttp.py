@@ -8,10 +8,12 @@ import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+from opentelemetry.sdk.version import __version__ as sdk_version
 
+from service import __version__
 from service.settings import Settings, SettingsError
 from service.settings.otlp import OtlpHttp
-from service.telemetry.otlphttp import OtlpSender
+from service.telemetry.otlphttp import USER_AGENT, OtlpSender
 from tests.support.listener import Listener, Received, send
 
 
@@ -73,6 +75,21 @@ def test_a_body_is_posted_with_the_headers_and_compression_asked_for() -> None:
     assert received.headers["x-team"] == "echo"
     assert received.headers["content-encoding"] == "gzip"
     assert gzip.decompress(received.body) == b'{"resourceSpans": []}'
+    assert received.headers["user-agent"] == USER_AGENT
+
+
+def test_configured_headers_cannot_double_the_content_type_or_the_user_agent() -> None:
+    listener = _answers()
+    headers = (("content-type", "text/plain"), ("user-agent", "curl/8"), ("x-team", "echo"))
+    config = OtlpHttp(f"{listener.url}/v1/traces", headers, 5, "none")
+    assert OtlpSender(config, "application/x-protobuf").send(b"\x0a\x00")
+    (received,) = listener.wait_for(1)
+    assert received.all_of("content-type") == ["application/x-protobuf"]
+    # echoscope, then the exporter, its language and version, as the OTLP specification asks
+    assert received.all_of("user-agent") == [
+        f"echoscope/{__version__} OTel-OTLP-Exporter-Python/{sdk_version}"
+    ]
+    assert received.headers["x-team"] == "echo"
 
 
 def test_429_and_503_are_retried_until_the_collector_takes_the_body() -> None:

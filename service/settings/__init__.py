@@ -179,7 +179,26 @@ class Settings:
                 f"invalid ECHO_REDACT_HEADERS={','.join(sorted(self.redact_headers))!r}: "
                 "must include authorization while ECHO_INSPECT_TOKEN is set"
             )
+        signal = self._unsigned_json_signal()
+        if signal is not None:
+            raise SettingsError(
+                f"invalid OTEL_EXPORTER_OTLP_({signal.upper()}_)PROTOCOL=http/json: the"
+                f" credential provider {self.otlp_http[signal].credential_provider!r} signs"
+                " only http/protobuf and grpc exports; the JSON ones would go unsigned"
+            )
         return self
+
+    def _unsigned_json_signal(self) -> str | None:
+        """A signal exported over http/json while a credential provider is set for it."""
+        traces = self.traces_exporter == "otlp" and not self.otel_sdk_disabled
+        for signal, on, protocol in (
+            ("traces", traces, self.otlp_traces_protocol),
+            ("metrics", self.otlp_metrics, self.otlp_metrics_protocol),
+            ("logs", self.otlp_logs, self.otlp_logs_protocol),
+        ):
+            if on and protocol == "http/json" and self.otlp_http[signal].credential_provider:
+                return signal
+        return None
 
     @property
     def prometheus_metrics(self) -> bool:

@@ -51,6 +51,41 @@ def test_a_bad_value_stops_start_up_naming_it(name: str, value: str, named: str)
         Settings.from_env({name: value})
 
 
+@pytest.mark.parametrize(
+    ("exporting", "signal"),
+    [
+        ({"OTEL_TRACES_EXPORTER": "otlp"}, "TRACES"),
+        ({"OTEL_METRICS_EXPORTER": "prometheus,otlp"}, "METRICS"),
+        ({"OTEL_LOGS_EXPORTER": "otlp"}, "LOGS"),
+    ],
+)
+def test_a_credential_provider_refuses_json_exports_it_would_not_sign(
+    exporting: dict[str, str], signal: str
+) -> None:
+    provider = {"OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER": "gcp_http_credentials"}
+    json = {"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}
+    with pytest.raises(SettingsError, match=rf"\({signal}_\)PROTOCOL=http/json.*gcp_http"):
+        Settings.from_env({**exporting, **provider, **json})
+    # Signed by the SDK's exporter over http/protobuf (the default) and grpc: accepted.
+    for protocol in ("http/protobuf", "grpc"):
+        Settings.from_env({**exporting, **provider, "OTEL_EXPORTER_OTLP_PROTOCOL": protocol})
+    # A signal's own protocol decides for it, and a provider for another signal is no matter.
+    own = {f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL": "http/protobuf"}
+    Settings.from_env({**exporting, **provider, **json, **own})
+    other = "LOGS" if signal != "LOGS" else "TRACES"
+    elsewhere = {f"OTEL_PYTHON_EXPORTER_OTLP_HTTP_{other}_CREDENTIAL_PROVIDER": "gcp_http"}
+    Settings.from_env({**exporting, **elsewhere, **json})
+
+
+def test_json_with_a_credential_provider_is_refused_only_for_what_is_exported() -> None:
+    provider = {"OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER": "gcp_http_credentials"}
+    json = {"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}
+    Settings.from_env({**provider, **json})  # nothing goes over OTLP by default
+    Settings.from_env(
+        {**provider, **json, "OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"}
+    )
+
+
 def _answers(*statuses: int) -> Listener:
     left = list(statuses)
 

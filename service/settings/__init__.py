@@ -182,9 +182,9 @@ class Settings:
         signal = self._unsigned_json_signal()
         if signal is not None:
             raise SettingsError(
-                f"invalid OTEL_EXPORTER_OTLP_({signal.upper()}_)PROTOCOL=http/json: the"
-                f" credential provider {self.otlp_http[signal].credential_provider!r} signs"
-                " only http/protobuf and grpc exports; the JSON ones would go unsigned"
+                f"invalid OTEL_EXPORTER_OTLP_({signal.upper()}_)PROTOCOL=http/json:"
+                f" the HTTP credential provider {self.otlp_http[signal].credential_provider!r}"
+                " signs only the SDK's http/protobuf exports; JSON ones would go unsigned"
             )
         return self
 

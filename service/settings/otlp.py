@@ -1,8 +1,8 @@
 """Where echoscope's own OTLP/HTTP sender posts each signal: the standard variables.
 
-The SDK's exporters (gRPC, protobuf metrics and logs) read OTEL_EXPORTER_OTLP_*
-themselves; spans over http/protobuf and everything over http/json are encoded and
-sent by echoscope, so these are read here, with the SDK's meanings (a
+The SDK's exporters (gRPC, and http/protobuf with a setting only they honour) read
+OTEL_EXPORTER_OTLP_* themselves; everything else over http/protobuf and http/json is
+encoded and sent by echoscope, so these are read here, with the SDK's meanings (a
 per-signal variable wins; the generic endpoint gets `/v1/<signal>` appended; the
 timeout is in seconds, as the Python SDK reads it).
 """
@@ -29,6 +29,10 @@ SIGNALS = ("traces", "metrics", "logs")
 OTLP_PROTOCOLS = ("http/protobuf", "http/json", "grpc")
 _LOGS_EXPORTERS = ("none", "otlp")
 _COMPRESSIONS = ("none", "gzip", "deflate")
+_METRIC_PREFERENCES = (  # read by the SDK's metric exporter, these defaults echoscope's own
+    ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "cumulative"),
+    ("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", "explicit_bucket_histogram"),
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -45,6 +49,9 @@ class OtlpHttp:
     # What only the SDK's exporter does; when set, the protobuf encoding stays the SDK's:
     credential_provider: str | None = None  # an entry point signing every export (e.g. gcp)
     exporter_metrics: bool = False  # the exporter's own metrics (SDK internal metrics on)
+    # Metrics only: OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE or _DEFAULT_HISTOGRAM_
+    # AGGREGATION set to other than its default (the SDK's metric exporter reads them itself)
+    metric_preferences: bool = False
 
 
 def defaults() -> dict[str, OtlpHttp]:
@@ -81,6 +88,15 @@ def _signal(reader: Reader, signal: str) -> OtlpHttp:
         or reader.optional(f"OTEL_PYTHON_EXPORTER_OTLP_HTTP_{signal.upper()}_CREDENTIAL_PROVIDER"),
         exporter_metrics=(reader.optional("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED") or "").lower()
         == "true",  # as the SDK reads it: anything else is off
+        metric_preferences=signal == "metrics" and _metric_preferences(reader),
+    )
+
+
+def _metric_preferences(reader: Reader) -> bool:
+    """True when a metrics preference the SDK's exporter reads differs from its default."""
+    return any(
+        (reader.optional(name) or default).strip().lower() != default
+        for name, default in _METRIC_PREFERENCES
     )
 
 

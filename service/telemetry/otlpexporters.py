@@ -1,11 +1,12 @@
 """The OTLP exporter of each signal, for the protocol its settings name.
 
-Spans over `http/protobuf` (the default) and all three signals over `http/json`
-are echoscope's encodings (otlpproto; otlpjson, otlpjsonsignals) posted by its
-own sender (otlphttp) to the destination the settings read from the standard
-OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_* variables.
-`grpc`, metrics and logs over `http/protobuf`, and spans over `http/protobuf`
-with a credential provider or the SDK's internal metrics asked for, are the
+All three signals over `http/protobuf` (the default) and over `http/json` are
+echoscope's encodings (otlpproto, otlpprotosignals; otlpjson, otlpjsonsignals)
+posted by its own sender (otlphttp) to the destination the settings read from
+the standard OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_*
+variables. `grpc`, and `http/protobuf` when a setting asks for what only the
+SDK's exporter does (a credential provider, the SDK's internal metrics, for
+metrics a temporality preference or default histogram aggregation), are the
 standard exporter packages, which read the same variables themselves. Imports
 are deferred: a protocol nobody uses costs no import (gRPC's is heavy).
 """
@@ -47,7 +48,11 @@ def span_exporter(protocol: str, destination: OtlpHttp) -> SpanExporter:
 
 def _needs_sdk(destination: OtlpHttp) -> bool:
     """True when a setting asks for what only the SDK's exporter does (it reads it itself)."""
-    return destination.credential_provider is not None or destination.exporter_metrics
+    return (
+        destination.credential_provider is not None
+        or destination.exporter_metrics
+        or destination.metric_preferences
+    )
 
 
 def metric_exporter(protocol: str, destination: OtlpHttp) -> MetricExporter:
@@ -58,6 +63,12 @@ def metric_exporter(protocol: str, destination: OtlpHttp) -> MetricExporter:
         from service.telemetry.otlpjsonsignals import OTLPJsonMetricExporter
 
         return OTLPJsonMetricExporter(OtlpSender(destination, CONTENT_TYPE))
+    if protocol == "http/protobuf" and not _needs_sdk(destination):
+        from service.telemetry import otlpprotosignals
+        from service.telemetry.otlphttp import OtlpSender
+
+        sender = OtlpSender(destination, otlpprotosignals.CONTENT_TYPE)
+        return otlpprotosignals.OTLPProtobufMetricExporter(sender)
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
             OTLPMetricExporter as GrpcMetricExporter,
@@ -77,6 +88,12 @@ def log_exporter(protocol: str, destination: OtlpHttp) -> LogRecordExporter:
         from service.telemetry.otlpjsonsignals import OTLPJsonLogExporter
 
         return OTLPJsonLogExporter(OtlpSender(destination, CONTENT_TYPE))
+    if protocol == "http/protobuf" and not _needs_sdk(destination):
+        from service.telemetry import otlpprotosignals
+        from service.telemetry.otlphttp import OtlpSender
+
+        sender = OtlpSender(destination, otlpprotosignals.CONTENT_TYPE)
+        return otlpprotosignals.OTLPProtobufLogExporter(sender)
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
             OTLPLogExporter as GrpcLogExporter,

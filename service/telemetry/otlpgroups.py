@@ -1,7 +1,7 @@
 """What every OTLP export request does first: its items grouped by resource, then by scope.
 
 One grouping for echoscope's encoders (otlpproto's spans, otlpjson's spans,
-otlpjsonsignals' log records). Resources are grouped by identity: a Resource
+otlpprotologs' and otlpjsonsignals' log records). Resources are grouped by identity: a Resource
 hashes by JSON-encoding its attributes, on every item, and a worker has one.
 """
 

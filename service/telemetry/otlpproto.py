@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, Status
 
-from service.telemetry import otlpgroups
+from service.telemetry import otlpgroups, otlpwire
 from service.telemetry.otlphttp import OtlpSender
 from service.telemetry.otlpwire import (
     PAIRS_LIMIT,
@@ -82,7 +82,7 @@ class SpanEncoder:
 def _resource_spans(
     resource: Resource, scopes: Mapping[InstrumentationScope | None, list[bytes]], pair: Pair
 ) -> bytes:
-    parts = [field(b"\x0a", attributes(b"\x0a", resource.attributes, pair))]
+    parts = [otlpwire.resource(resource, pair)]
     parts.extend(
         field(b"\x12", _scope_spans(scope, spans, pair)) for scope, spans in scopes.items()
     )
@@ -91,16 +91,8 @@ def _resource_spans(
 
 
 def _scope_spans(scope: InstrumentationScope | None, spans: list[bytes], pair: Pair) -> bytes:
-    if scope is None:
-        return b"\x0a\x00" + b"".join(spans)  # an empty scope, as the SDK's encoder sends it
-    encoded = b"".join(
-        (
-            text(b"\x0a", scope.name),
-            text(b"\x12", scope.version),
-            attributes(b"\x1a", scope.attributes, pair),
-        )
-    )
-    return b"".join((field(b"\x0a", encoded), *spans, text(b"\x1a", scope.schema_url)))
+    schema_url = scope.schema_url if scope is not None else None
+    return b"".join((otlpwire.scope(scope, pair), *spans, text(b"\x1a", schema_url)))
 
 
 def _span(span: ReadableSpan, pair: Pair) -> bytes:

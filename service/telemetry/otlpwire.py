@@ -2,20 +2,26 @@
 
 Written directly, without protobuf message objects. Each value gets the AnyValue
 type the SDK's encoder gives it. Most attribute pairs repeat (method, scheme,
-host, route, status): `Pairs` keeps their encoded bytes, bounded.
+host, route, status): `Pairs` keeps their encoded bytes, bounded. The Resource
+and InstrumentationScope messages every signal's request starts with are here too.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 PAIRS_LIMIT = 4096  # cached attribute pairs: cleared when full, so URLs never grow memory
 UINT64 = (1 << 64) - 1
 _INT64_MIN, _INT64_END = -(1 << 63), 1 << 63
 _ONE_BYTE = tuple(bytes((n,)) for n in range(0x80))
 _double = struct.Struct("<d").pack
+_fixed64 = struct.Struct("<BQ").pack
 Pair = Callable[[str, Any], bytes]
 
 
@@ -71,6 +77,53 @@ def count(tag: bytes, number: int) -> bytes:
     return tag + varint(number) if number else b""
 
 
+def fixed64(tag: int, number: int | None) -> bytes:
+    """A fixed64 field (a time, a count), absent when zero or None (proto3)."""
+    return _fixed64(tag, number) if number else b""
+
+
+def double(tag: int, number: float | None) -> bytes:
+    """A double field with presence (`optional`, a oneof member): absent only when None."""
+    return b"" if number is None else bytes((tag,)) + _double(number)
+
+
+def int64(tag: int, number: int) -> bytes:
+    """An sfixed64 field with presence (a oneof's as_int): protobuf's checks (no bool)."""
+    if isinstance(number, bool):
+        raise TypeError("an int field holds no bool")
+    # Compared, not `in range(...)`: for an int subclass (an IntEnum) range.__contains__
+    # counts through all 2**64 members.
+    if not _INT64_MIN <= number < _INT64_END:
+        raise ValueError(f"{number} is out of int64's range")
+    return _fixed64(tag, number & UINT64)
+
+
+def zigzag(tag: bytes, number: int) -> bytes:
+    """An sint32 field (zigzag varint), absent when zero."""
+    if not number:
+        return b""
+    return tag + varint(number << 1 if number > 0 else (-number << 1) - 1)
+
+
+def resource(values: Resource, pair: Pair) -> bytes:
+    """Resource{ attributes } as its field 1 (always present, as the SDK's encoders send it)."""
+    return field(b"\x0a", attributes(b"\x0a", values.attributes, pair))
+
+
+def scope(values: InstrumentationScope | None, pair: Pair) -> bytes:
+    """InstrumentationScope{ name, version, attributes } as field 1 (None: an empty scope)."""
+    if values is None:
+        return b"\x0a\x00"
+    encoded = b"".join(
+        (
+            text(b"\x0a", values.name),
+            text(b"\x12", values.version),
+            attributes(b"\x1a", values.attributes, pair),
+        )
+    )
+    return field(b"\x0a", encoded)
+
+
 def attributes(tag: bytes, values: Mapping[str, Any] | None, pair: Pair) -> bytes:
     """Repeated KeyValue field `tag`; a value no AnyValue can hold is left out, as the SDK does."""
     if not values:
@@ -91,11 +144,11 @@ def _valid(items: Iterable[tuple[str, Any]], pair: Pair) -> Iterable[bytes]:
 
 def key_value(key: str, item: Any) -> bytes:
     """KeyValue, length-prefixed: key (field 1) and value (field 2, always present)."""
-    body = text(b"\x0a", key) + field(b"\x12", _any_value(item))
+    body = text(b"\x0a", key) + field(b"\x12", any_value(item))
     return varint(len(body)) + body
 
 
-def _any_value(item: Any) -> bytes:
+def any_value(item: Any) -> bytes:
     """AnyValue: the SDK's type choice (None is an empty value)."""
     if item is None:
         return b""
@@ -114,7 +167,7 @@ def _any_value(item: Any) -> bytes:
     if isinstance(item, bytes):
         return field(b"\x3a", item)
     if isinstance(item, Sequence):
-        return field(b"\x2a", b"".join(field(b"\x0a", _any_value(v)) for v in item))
+        return field(b"\x2a", b"".join(field(b"\x0a", any_value(v)) for v in item))
     if isinstance(item, Mapping):
         pairs = b"".join(b"\x0a" + key_value(str(k), v) for k, v in item.items())
         return field(b"\x32", pairs)

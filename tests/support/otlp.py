@@ -47,6 +47,7 @@ class OtlpReceiver:
         self.requests = 0
         self.content_types: list[str] = []
         self.encodings: list[str] = []  # each accepted HTTP request's Content-Encoding
+        self.agents: dict[str, set[str]] = {}  # the User-Agents each signal came with (HTTP)
         self.refused = 0
         self._refusals = 0
         self.signals: list[str] = []  # the signal of each request, in arrival order
@@ -93,6 +94,8 @@ class OtlpReceiver:
                 receiver.accept(signal, message, content_type)
                 with receiver._lock:
                     receiver.encodings.append(encoding)
+                    agent = self.headers.get("User-Agent", "")
+                    receiver.agents.setdefault(signal, set()).add(agent)
                 as_json = content_type == "application/json"
                 reply = b"{}" if as_json else b""  # an empty Export*ServiceResponse
                 self.send_response(200)

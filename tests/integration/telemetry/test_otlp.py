@@ -14,6 +14,7 @@ from collections import Counter
 import pytest
 import requests
 
+from service.telemetry.otlphttp import USER_AGENT
 from tests.integration.conftest import MakeServer
 from tests.support.constants import NO_METADATA
 from tests.support.metadata import INSTANCE_ID, PROJECT, REGION, MetadataServer
@@ -109,6 +110,8 @@ def test_every_exchange_is_one_span_one_log_record_and_one_count_after_sigterm(
             assert item.resource["service.name"] == "echo-otlp"
         assert set(receiver.content_types) == {CONTENT_TYPES[protocol]}
         assert set(receiver.signals) == set(ALL)
+        if protocol != "grpc":  # all three encoded by echoscope and posted by its sender
+            assert receiver.agents == {signal: {USER_AGENT} for signal in ALL}
     finally:
         receiver.close()
 

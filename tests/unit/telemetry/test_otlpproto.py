@@ -5,11 +5,8 @@ from __future__ import annotations
 import enum
 import gzip
 import math
-import subprocess
-import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,9 +29,9 @@ from service.settings import Settings
 from service.settings.otlp import OtlpHttp
 from service.telemetry import otlpexporters, tracing
 from service.telemetry.otlpproto import OTLPProtobufSpanExporter, SpanEncoder
+from tests.support.apart import assert_same_encodings
 from tests.support.listener import Listener, Received, send
 
-ROOT = Path(__file__).resolve().parents[3]
 INT64 = st.integers(-(2**63), 2**63 - 1)
 TEXT = st.text(st.characters(codec="utf-8"), max_size=12)  # empty and non-ASCII included
 SCALARS = (
@@ -287,15 +284,7 @@ def test_int_and_str_subclasses_are_encoded_as_the_sdk_encodes_them() -> None:
     """An IntEnum (a WebSocket close code, an HTTPStatus) is an int to the SDK: encoded at
     once. Run apart, with a deadline: a `range` membership test counts through its 2**64
     members in C, holding the GIL, and never ends."""
-    probe = (
-        "from tests.unit.telemetry.test_otlpproto import _enum_batch_encodings as run\n"
-        "ours, sdks = run()\n"
-        "assert ours == sdks, (ours, sdks)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=30
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert_same_encodings("tests.unit.telemetry.test_otlpproto", "_enum_batch_encodings")
 
 
 def _enum_batch_encodings() -> tuple[bytes, bytes]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from http import HTTPStatus
 
 import pytest
@@ -21,10 +19,10 @@ from opentelemetry.trace import TraceFlags
 
 from service.telemetry import otlplogs
 from service.telemetry.otlpprotologs import LogEncoder
+from tests.support.apart import assert_same_encodings
 from tests.unit.telemetry.test_otlpproto import (
     ATTRIBUTES,
     RESOURCES,
-    ROOT,
     SCOPES,
     TEXT,
     VALUES,
@@ -140,15 +138,7 @@ def test_a_body_no_anyvalue_holds_fails_as_the_sdk_encoder_fails(body: object) -
 
 def test_int_and_str_subclasses_are_encoded_as_the_sdk_encodes_them() -> None:
     """IntEnum/StrEnum bodies and attributes, in a process of their own with a deadline."""
-    probe = (
-        "from tests.unit.telemetry.test_otlpprotologs import _enum_encodings as run\n"
-        "ours, sdks = run()\n"
-        "assert ours == sdks, (ours, sdks)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=30
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert_same_encodings("tests.unit.telemetry.test_otlpprotologs", "_enum_encodings")
 
 
 def _enum_encodings() -> tuple[bytes, bytes]:

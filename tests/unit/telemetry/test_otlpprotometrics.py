@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import enum
 import math
-import subprocess
-import sys
 from http import HTTPStatus
 
 import pytest
@@ -38,7 +36,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from service.telemetry.otlpprotometrics import MetricEncoder
-from tests.unit.telemetry.test_otlpproto import ATTRIBUTES, INT64, RESOURCES, ROOT, TEXT
+from tests.support.apart import assert_same_encodings
+from tests.unit.telemetry.test_otlpproto import ATTRIBUTES, INT64, RESOURCES, TEXT
 
 UINT64 = st.integers(0, 2**64 - 1)
 FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([-0.0, 0.0, math.nan])
@@ -234,15 +233,7 @@ def test_an_int_protobuf_refuses_fails_as_the_sdk_encoder_fails(value: int) -> N
 def test_int_and_str_subclasses_are_encoded_as_the_sdk_encodes_them() -> None:
     """IntEnum values and attributes (a status, a close code): encoded at once, in a process
     of their own with a deadline (a `range` membership test would never end)."""
-    probe = (
-        "from tests.unit.telemetry.test_otlpprotometrics import _enum_encodings as run\n"
-        "ours, sdks = run()\n"
-        "assert ours == sdks, (ours, sdks)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=30
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert_same_encodings("tests.unit.telemetry.test_otlpprotometrics", "_enum_encodings")
 
 
 def _enum_encodings() -> tuple[bytes, bytes]:

@@ -1,10 +1,11 @@
 """The OTLP exporter of each signal, for the protocol its settings name.
 
 All three signals over `http/protobuf` (the default) and over `http/json` are
-echoscope's encodings (otlpproto, otlpprotosignals; otlpjson, otlpjsonsignals)
-posted by its own sender (otlphttp) to the destination the settings read from
-the standard OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_*
-variables. `grpc`, and `http/protobuf` when a setting asks for what only the
+echoscope's encodings (otlpproto, otlpprotometrics, otlpprotologs; otlpjson,
+otlpjsonsignals), posted by its own sender (otlphttp; for metrics and log
+records through otlpposted's exporters) to the destination the settings read
+from the standard OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_{TRACES,METRICS,
+LOGS}_* variables. `grpc`, and `http/protobuf` when a setting asks for what only the
 SDK's exporter does (a credential provider, the SDK's internal metrics, for
 metrics a temporality preference or default histogram aggregation), are the
 standard exporter packages, which read the same variables themselves. Imports
@@ -58,17 +59,20 @@ def _needs_sdk(destination: OtlpHttp) -> bool:
 def metric_exporter(protocol: str, destination: OtlpHttp) -> MetricExporter:
     """The OTLP metric exporter for `protocol` (cumulative, as Prometheus counts)."""
     if protocol == "http/json":
+        from service.telemetry import otlpjson, otlpjsonsignals
         from service.telemetry.otlphttp import OtlpSender
-        from service.telemetry.otlpjson import CONTENT_TYPE
-        from service.telemetry.otlpjsonsignals import OTLPJsonMetricExporter
+        from service.telemetry.otlpposted import PostedMetricExporter
 
-        return OTLPJsonMetricExporter(OtlpSender(destination, CONTENT_TYPE))
+        sender = OtlpSender(destination, otlpjson.CONTENT_TYPE)
+        return PostedMetricExporter(sender, otlpjsonsignals.encode_metrics_json)
     if protocol == "http/protobuf" and not _needs_sdk(destination):
-        from service.telemetry import otlpprotosignals
+        from service.telemetry import otlpproto
         from service.telemetry.otlphttp import OtlpSender
+        from service.telemetry.otlpposted import PostedMetricExporter
+        from service.telemetry.otlpprotometrics import MetricEncoder
 
-        sender = OtlpSender(destination, otlpprotosignals.CONTENT_TYPE)
-        return otlpprotosignals.OTLPProtobufMetricExporter(sender)
+        sender = OtlpSender(destination, otlpproto.CONTENT_TYPE)
+        return PostedMetricExporter(sender, MetricEncoder().encode)
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
             OTLPMetricExporter as GrpcMetricExporter,
@@ -83,17 +87,20 @@ def metric_exporter(protocol: str, destination: OtlpHttp) -> MetricExporter:
 def log_exporter(protocol: str, destination: OtlpHttp) -> LogRecordExporter:
     """The OTLP log record exporter for `protocol`."""
     if protocol == "http/json":
+        from service.telemetry import otlpjson, otlpjsonsignals
         from service.telemetry.otlphttp import OtlpSender
-        from service.telemetry.otlpjson import CONTENT_TYPE
-        from service.telemetry.otlpjsonsignals import OTLPJsonLogExporter
+        from service.telemetry.otlpposted import PostedLogExporter
 
-        return OTLPJsonLogExporter(OtlpSender(destination, CONTENT_TYPE))
+        sender = OtlpSender(destination, otlpjson.CONTENT_TYPE)
+        return PostedLogExporter(sender, otlpjsonsignals.encode_logs)
     if protocol == "http/protobuf" and not _needs_sdk(destination):
-        from service.telemetry import otlpprotosignals
+        from service.telemetry import otlpproto
         from service.telemetry.otlphttp import OtlpSender
+        from service.telemetry.otlpposted import PostedLogExporter
+        from service.telemetry.otlpprotologs import LogEncoder
 
-        sender = OtlpSender(destination, otlpprotosignals.CONTENT_TYPE)
-        return otlpprotosignals.OTLPProtobufLogExporter(sender)
+        sender = OtlpSender(destination, otlpproto.CONTENT_TYPE)
+        return PostedLogExporter(sender, LogEncoder().encode)
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
             OTLPLogExporter as GrpcLogExporter,

@@ -1,7 +1,6 @@
-"""OTLP/HTTP with the JSON encoding for metrics and log records (`..._PROTOCOL=http/json`).
+"""The OTLP JSON encoding of metrics and log records (`..._PROTOCOL=http/json`).
 
-As for spans (otlpjson), echoscope's sender (otlphttp) posts the body to the
-destination the settings read from the standard variables. Log records are
+otlpposted's exporters post these bodies with echoscope's sender. Log records are
 written straight to OTLP JSON with orjson, one per exchange; metrics, sent
 once per export interval, go through the SDK's own protobuf encoder and
 protobuf's JSON mapping, with the two differences OTLP JSON makes: trace and
@@ -12,62 +11,16 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.sdk._logs import ReadableLogRecord
-from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
-from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.metrics.export import MetricsData
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from service.telemetry import otlpgroups
-from service.telemetry.otlphttp import OtlpSender
 from service.telemetry.otlpjson import JsonObject, attributes, value
-
-
-class OTLPJsonMetricExporter(MetricExporter):
-    """OTLP/HTTP with the JSON encoding for metrics, posted by echoscope's sender."""
-
-    def __init__(self, sender: OtlpSender) -> None:
-        super().__init__()  # cumulative temporality, the default aggregations
-        self._sender = sender
-
-    def export(
-        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
-    ) -> MetricExportResult:
-        """Encode the metrics as OTLP JSON and post them."""
-        ok = self._sender.send(encode_metrics_json(metrics_data))
-        return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        """Nothing is held here."""
-        return True
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        """No more exports; a retry waiting now gives up."""
-        self._sender.shutdown()
-
-
-class OTLPJsonLogExporter(LogRecordExporter):
-    """OTLP/HTTP with the JSON encoding for log records, encoded with orjson."""
-
-    def __init__(self, sender: OtlpSender) -> None:
-        self._sender = sender
-
-    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        """Encode the batch as OTLP JSON and post it."""
-        ok = self._sender.send(encode_logs(batch))
-        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Nothing is held here."""
-        return True
-
-    def shutdown(self) -> None:
-        """No more exports; a retry waiting now gives up."""
-        self._sender.shutdown()
 
 
 def encode_metrics_json(metrics_data: MetricsData) -> bytes:

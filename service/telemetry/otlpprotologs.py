@@ -4,7 +4,7 @@ The ExportLogsServiceRequest in protobuf wire format, written straight from the
 finished records with otlpwire's fields and values: byte for byte what the SDK's
 encoder (encode_logs) serializes, without building its message objects; field
 numbers and wire types are opentelemetry-proto's. Records are grouped by
-resource (by identity), then by scope (otlpgroups). otlpprotosignals' exporter
+resource (by identity), then by scope (otlpgroups). otlpposted's exporter
 posts it.
 """
 

@@ -5,7 +5,7 @@ the reader's MetricsData with otlpwire's fields and values: byte for byte what
 the SDK's encoder (encode_metrics) serializes, without building its message
 objects; field numbers and wire types are opentelemetry-proto's. Every point
 type the SDK's encoder writes: Gauge, Sum, Histogram, ExponentialHistogram.
-otlpprotosignals' exporter posts it.
+otlpposted's exporter posts it.
 """
 
 from __future__ import annotations

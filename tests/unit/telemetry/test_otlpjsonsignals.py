@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from service.settings.otlp import OtlpHttp
 from service.telemetry import otlpexporters, otlpjsonsignals
+from service.telemetry.otlpposted import PostedLogExporter
 from tests.support.otlpdecode import decode
 
 RESOURCE = Resource.create({"service.name": "probe", "n": 3})
@@ -96,6 +97,6 @@ def test_each_protocol_has_an_exporter_for_each_signal() -> None:
         assert otlpexporters.span_exporter(protocol, where) is not None
         assert otlpexporters.metric_exporter(protocol, where) is not None
         assert otlpexporters.log_exporter(protocol, where) is not None
-    assert type(otlpexporters.log_exporter("http/json", where)).__name__ == "OTLPJsonLogExporter"
+    assert isinstance(otlpexporters.log_exporter("http/json", where), PostedLogExporter)
     grpc_metrics = otlpexporters.metric_exporter("grpc", where)
     assert type(grpc_metrics).__module__.endswith("grpc.metric_exporter")

@@ -24,10 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from service.settings import Settings
 from service.telemetry import otlpexporters, otlplogs, otlpmetrics
 from service.telemetry.otlphttp import USER_AGENT
-from service.telemetry.otlpprotosignals import (
-    OTLPProtobufLogExporter,
-    OTLPProtobufMetricExporter,
-)
+from service.telemetry.otlpposted import PostedLogExporter, PostedMetricExporter
 from tests.support.listener import Listener
 from tests.unit.telemetry.test_otlpprotologs import exchange_records
 
@@ -52,7 +49,7 @@ def test_metrics_go_as_echoscopes_protobuf_cumulative_with_exemplars() -> None:
     exporter = otlpexporters.metric_exporter(
         settings.otlp_metrics_protocol, settings.otlp_http["metrics"]
     )
-    assert isinstance(exporter, OTLPProtobufMetricExporter)
+    assert isinstance(exporter, PostedMetricExporter)
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=math.inf)
     provider = MeterProvider(metric_readers=[reader], resource=Resource.create({"n": 1}))
     duration = otlpmetrics.Instruments(provider.get_meter("echoscope", "0.1.0")).duration
@@ -91,7 +88,7 @@ def test_log_records_go_as_the_sdk_encoders_bytes() -> None:
     listener = Listener()
     settings = _settings(listener)
     exporter = otlpexporters.log_exporter(settings.otlp_logs_protocol, settings.otlp_http["logs"])
-    assert isinstance(exporter, OTLPProtobufLogExporter)
+    assert isinstance(exporter, PostedLogExporter)
     batch = exchange_records(5)
     try:
         assert exporter.export(batch) is LogRecordExportResult.SUCCESS
@@ -152,8 +149,8 @@ def test_what_only_the_sdks_exporters_do_keeps_them(setting: dict[str, str], sig
     metrics = otlpexporters.metric_exporter("http/protobuf", http["metrics"])
     logs = otlpexporters.log_exporter("http/protobuf", http["logs"])
     try:
-        sdk_metrics = not isinstance(metrics, OTLPProtobufMetricExporter)
-        sdk_logs = not isinstance(logs, OTLPProtobufLogExporter)
+        sdk_metrics = not isinstance(metrics, PostedMetricExporter)
+        sdk_logs = not isinstance(logs, PostedLogExporter)
         assert (sdk_metrics, sdk_logs) == (
             signals in ("both", "metrics"),
             signals in ("both", "logs"),

@@ -10,12 +10,10 @@ numbers and wire types are opentelemetry-proto's. Posted by echoscope's sender
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, Status
 
 from service.telemetry import otlpgroups, otlpwire
@@ -69,30 +67,12 @@ class SpanEncoder:
     def encode(self, spans: Sequence[ReadableSpan]) -> bytes:
         """An ExportTraceServiceRequest, grouped by resource (by identity), then by scope."""
         pair = self._pairs.pair
-        return b"".join(
-            field(b"\x0a", _resource_spans(resource, scopes, pair))
-            for resource, scopes in otlpgroups.by_resource(spans, lambda span: _span(span, pair))
-        )
+        groups = otlpgroups.by_resource(spans, lambda span: _span(span, pair))
+        return otlpwire.grouped_request(groups, pair)
 
     def __len__(self) -> int:
         """How many attribute pairs are cached now."""
         return len(self._pairs)
-
-
-def _resource_spans(
-    resource: Resource, scopes: Mapping[InstrumentationScope | None, list[bytes]], pair: Pair
-) -> bytes:
-    parts = [otlpwire.resource(resource, pair)]
-    parts.extend(
-        field(b"\x12", _scope_spans(scope, spans, pair)) for scope, spans in scopes.items()
-    )
-    parts.append(text(b"\x1a", resource.schema_url))
-    return b"".join(parts)
-
-
-def _scope_spans(scope: InstrumentationScope | None, spans: list[bytes], pair: Pair) -> bytes:
-    schema_url = scope.schema_url if scope is not None else None
-    return b"".join((otlpwire.scope(scope, pair), *spans, text(b"\x1a", schema_url)))
 
 
 def _span(span: ReadableSpan, pair: Pair) -> bytes:

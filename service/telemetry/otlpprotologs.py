@@ -14,8 +14,6 @@ import struct
 from collections.abc import Sequence
 
 from opentelemetry.sdk._logs import ReadableLogRecord
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from service.telemetry import otlpgroups, otlpwire
 from service.telemetry.otlpwire import (
@@ -45,34 +43,12 @@ class LogEncoder:
     def encode(self, batch: Sequence[ReadableLogRecord]) -> bytes:
         """An ExportLogsServiceRequest, grouped by resource (by identity), then by scope."""
         pair = self._pairs.pair
-        return b"".join(
-            field(b"\x0a", _resource_logs(resource, scopes, pair))
-            for resource, scopes in otlpgroups.by_resource(
-                batch, lambda record: _log_record(record, pair)
-            )
-        )
+        groups = otlpgroups.by_resource(batch, lambda record: _log_record(record, pair))
+        return otlpwire.grouped_request(groups, pair)
 
     def __len__(self) -> int:
         """How many attribute pairs are cached now."""
         return len(self._pairs)
-
-
-def _resource_logs(resource: Resource, scopes: otlpgroups.ByScope[bytes], pair: Pair) -> bytes:
-    return b"".join(
-        (
-            otlpwire.resource(resource, pair),
-            *(
-                field(b"\x12", _scope_logs(scope, records, pair))
-                for scope, records in scopes.items()
-            ),
-            text(b"\x1a", resource.schema_url),
-        )
-    )
-
-
-def _scope_logs(scope: InstrumentationScope | None, records: list[bytes], pair: Pair) -> bytes:
-    schema_url = scope.schema_url if scope is not None else None
-    return b"".join((otlpwire.scope(scope, pair), *records, text(b"\x1a", schema_url)))
 
 
 def _log_record(readable: ReadableLogRecord, pair: Pair) -> bytes:

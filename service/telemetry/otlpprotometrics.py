@@ -25,7 +25,6 @@ from opentelemetry.sdk.metrics.export import (
     Metric,
     MetricsData,
     NumberDataPoint,
-    ResourceMetrics,
     ScopeMetrics,
     Sum,
 )
@@ -58,33 +57,16 @@ class MetricEncoder:
         """An ExportMetricsServiceRequest: one ResourceMetrics per resource, as collected."""
         pair = self._pairs.pair
         return b"".join(
-            field(b"\x0a", _resource_metrics(each, pair)) for each in metrics_data.resource_metrics
+            otlpwire.resource_group(
+                each.resource, (_scope_metrics(scope, pair) for scope in each.scope_metrics), pair
+            )
+            for each in metrics_data.resource_metrics
         )
-
-
-def _resource_metrics(resource_metrics: ResourceMetrics, pair: Pair) -> bytes:
-    resource = resource_metrics.resource
-    return b"".join(
-        (
-            otlpwire.resource(resource, pair),
-            *(
-                field(b"\x12", _scope_metrics(each, pair))
-                for each in resource_metrics.scope_metrics
-            ),
-            text(b"\x1a", resource.schema_url),
-        )
-    )
 
 
 def _scope_metrics(scope_metrics: ScopeMetrics, pair: Pair) -> bytes:
-    scope = scope_metrics.scope
-    return b"".join(
-        (
-            otlpwire.scope(scope, pair),
-            *(field(b"\x12", _metric(metric, pair)) for metric in scope_metrics.metrics),
-            text(b"\x1a", scope.schema_url),
-        )
-    )
+    metrics = (field(b"\x12", _metric(metric, pair)) for metric in scope_metrics.metrics)
+    return otlpwire.scope_group(scope_metrics.scope, metrics, pair)
 
 
 def _metric(metric: Metric, pair: Pair) -> bytes:

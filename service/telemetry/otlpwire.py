@@ -3,7 +3,8 @@
 Written directly, without protobuf message objects. Each value gets the AnyValue
 type the SDK's encoder gives it. Most attribute pairs repeat (method, scheme,
 host, route, status): `Pairs` keeps their encoded bytes, bounded. The Resource
-and InstrumentationScope messages every signal's request starts with are here too.
+and InstrumentationScope messages every signal's request starts with, and the groups
+around its items (ResourceSpans/Logs/Metrics, ScopeSpans/Logs/Metrics), are here too.
 """
 
 from __future__ import annotations
@@ -105,12 +106,12 @@ def zigzag(tag: bytes, number: int) -> bytes:
     return tag + varint(number << 1 if number > 0 else (-number << 1) - 1)
 
 
-def resource(values: Resource, pair: Pair) -> bytes:
+def _resource(values: Resource, pair: Pair) -> bytes:
     """Resource{ attributes } as its field 1 (always present, as the SDK's encoders send it)."""
     return field(b"\x0a", attributes(b"\x0a", values.attributes, pair))
 
 
-def scope(values: InstrumentationScope | None, pair: Pair) -> bytes:
+def _scope(values: InstrumentationScope | None, pair: Pair) -> bytes:
     """InstrumentationScope{ name, version, attributes } as field 1 (None: an empty scope)."""
     if values is None:
         return b"\x0a\x00"
@@ -122,6 +123,34 @@ def scope(values: InstrumentationScope | None, pair: Pair) -> bytes:
         )
     )
     return field(b"\x0a", encoded)
+
+
+def scope_group(values: InstrumentationScope | None, items: Iterable[bytes], pair: Pair) -> bytes:
+    """ScopeSpans, ScopeLogs or ScopeMetrics (the same fields): the scope (1), its items,
+    each written with its tag (2), the scope's schema URL (3)."""
+    schema_url = values.schema_url if values is not None else None
+    return b"".join((_scope(values, pair), *items, text(b"\x1a", schema_url)))
+
+
+def resource_group(values: Resource, scope_groups: Iterable[bytes], pair: Pair) -> bytes:
+    """ResourceSpans, ResourceLogs or ResourceMetrics (the same fields) as the request's
+    field 1: the resource (1), each scope_group (2), the resource's schema URL (3)."""
+    groups = (field(b"\x12", group) for group in scope_groups)
+    body = b"".join((_resource(values, pair), *groups, text(b"\x1a", values.schema_url)))
+    return field(b"\x0a", body)
+
+
+def grouped_request(
+    groups: Iterable[tuple[Resource, Mapping[InstrumentationScope | None, list[bytes]]]],
+    pair: Pair,
+) -> bytes:
+    """An export request of items grouped by resource, then scope (otlpgroups.by_resource)."""
+    return b"".join(
+        resource_group(
+            each, (scope_group(scope, items, pair) for scope, items in scopes.items()), pair
+        )
+        for each, scopes in groups
+    )
 
 
 def attributes(tag: bytes, values: Mapping[str, Any] | None, pair: Pair) -> bytes:

@@ -4,12 +4,13 @@ All three signals over `http/protobuf` (the default) and over `http/json` are
 echoscope's encodings (otlpproto, otlpprotometrics, otlpprotologs; otlpjson,
 otlpjsonsignals), posted by its own sender (otlphttp; for metrics and log
 records through otlpposted's exporters) to the destination the settings read
-from the standard OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_{TRACES,METRICS,
-LOGS}_* variables. `grpc`, and `http/protobuf` when a setting asks for what only the
-SDK's exporter does (a credential provider, the SDK's internal metrics, for
-metrics a temporality preference or default histogram aggregation), are the
-standard exporter packages, which read the same variables themselves. Imports
-are deferred: a protocol nobody uses costs no import (gRPC's is heavy).
+from the standard OTEL_EXPORTER_OTLP_* and
+OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_* variables. `grpc`, and
+`http/protobuf` when a setting asks for what only the SDK's exporter does (a
+credential provider, the SDK's internal metrics, for metrics a temporality
+preference or default histogram aggregation), are the standard exporter
+packages, which read the same variables themselves. Imports are deferred: a
+protocol nobody uses costs no import (gRPC's is heavy).
 """
 
 from __future__ import annotations

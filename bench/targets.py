@@ -165,15 +165,13 @@ ECHOSCOPE_CLOUD_RUN = echoscope(
 ECHOSCOPE_OFF = echoscope(
     "echoscope-off", "echoscope: logs at ERROR, metrics off, OTel SDK disabled", TELEMETRY_OFF
 )
-# Metrics and log records over OTLP too, beside /metrics and stdout: in echoscope's JSON
-# encoding, as every committed run so far measured it (when it was chosen the SDK's protobuf
-# exporters cost twice as much for these two signals; since issue 24's fourth step
-# http/protobuf is echoscope's own encoding for them too, cheaper than its JSON).
+# Metrics and log records over OTLP too, beside /metrics and stdout, over the default
+# protocol as a new user's would go: http/protobuf, echoscope's own encoding for all three
+# signals since issue 24's fourth step. Committed runs before its fifth step sent these two
+# over http/json, then the cheaper choice.
 OTLP_METRICS_AND_LOGS = {
     "OTEL_METRICS_EXPORTER": "prometheus,otlp",
     "OTEL_LOGS_EXPORTER": "otlp",
-    "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "http/json",
-    "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http/json",
 }
 ECHOSCOPE_OTLP = echoscope(
     "echoscope-otlp",

@@ -35,6 +35,25 @@ class Limits:
     max_body: int = 10_485_760  # ECHO_MAX_BODY_BYTES: a longer body is refused from the head
 
 
+class ConnSocket(socket.socket):
+    """An accepted socket whose `setblocking` makes no syscall when the mode is already set.
+
+    gunicorn's threaded worker sets the socket blocking before every request it
+    serves; echoscope's event loop reads with MSG_DONTWAIT and leaves it blocking,
+    so that call would be one ioctl per request, letting the GIL go to another thread.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def adopt(cls, sock: socket.socket) -> ConnSocket:
+        return cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
+
+    def setblocking(self, flag: bool) -> None:
+        if self.gettimeout() != (None if flag else 0.0):  # a timeout is neither mode
+            super().setblocking(flag)
+
+
 class Client(TConn):  # type: ignore[misc]
     """A client connection, with what the event loop has read of its next request."""
 

@@ -15,6 +15,12 @@ small body have arrived:
   response are bounded the same way by SO_RCVTIMEO / SO_SNDTIMEO;
 - connections close without blocking the loop (gunicorn lingers there up to 2 s).
 
+Per keep-alive request the loop makes one recv and one epoll_ctl, the thread one
+send: a connection's read is watched for one event (server/poller.py), the
+socket is not set blocking again (client.ConnSocket), and the threads wake the
+loop once per batch of finished requests (server/wakeups.py). Each syscall lets
+the GIL go to another thread; gunicorn's gthread makes six per request.
+
 TLS connections keep gunicorn's own handling. No Flask here: the master loads it.
 """
 
@@ -22,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import selectors
 import socket
 import time
 from functools import partial
@@ -30,20 +35,34 @@ from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
 
-from service.server.client import Client, Deadlines, Limits, error_response, max_head, peer
+from service.server.client import (
+    Client,
+    ConnSocket,
+    Deadlines,
+    Limits,
+    error_response,
+    max_head,
+    peer,
+)
+from service.server.closing import RECV, Closing
 from service.server.exchanges import Exchanges, Serving
+from service.server.poller import Poller
 from service.server.readahead import MAX_BODY_AHEAD, Phase, ReadAhead
+from service.server.wakeups import Wakeups
 
-_LINGER = 2.0  # how long a closing connection may take to close its side (gunicorn's)
 _STOP_LINGER = 2.0  # how long a stopping worker waits for a request still arriving
-_RECV = 65536
 
 
-class BoundedWorker(Exchanges, ThreadWorker):  # type: ignore[misc]
+class BoundedWorker(Exchanges, Closing, ThreadWorker):  # type: ignore[misc]
     """gthread, reading each request head (and small body) in its event loop."""
 
     limits = Limits()  # a configured subclass replaces it (config/gunicorn.conf.py)
     wsgi: Any  # gunicorn's: the app
+    poller: Any  # gunicorn's selector, then ours (run)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.method_queue = Wakeups()
 
     def init_process(self) -> None:
         self._deadlines = Deadlines()
@@ -52,6 +71,11 @@ class BoundedWorker(Exchanges, ThreadWorker):  # type: ignore[misc]
         self._stopping = False
         self._tls = bool(self.cfg.is_ssl)  # a property over two settings: read once
         super().init_process()
+
+    def run(self) -> None:
+        self.poller.close()  # gunicorn's DefaultSelector, empty until run() registers
+        self.poller = Poller()
+        super().run()
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
@@ -68,7 +92,7 @@ class BoundedWorker(Exchanges, ThreadWorker):  # type: ignore[misc]
                 raise
             return
         self.nr_conns += 1
-        conn = Client(self.cfg, sock, client, listener.getsockname(), self.limits)
+        conn = Client(self.cfg, ConnSocket.adopt(sock), client, listener.getsockname(), self.limits)
         conn.on_readable = partial(self._on_readable, conn)
         self._read_head(conn, b"")
 
@@ -84,7 +108,7 @@ class BoundedWorker(Exchanges, ThreadWorker):  # type: ignore[misc]
         if self._begin(conn, data):
             self._hand_over(conn)
             return
-        self.poller.register(conn.sock, selectors.EVENT_READ, conn.on_readable)
+        self.poller.watch_once(conn.sock, conn.on_readable)
 
     def _begin(self, conn: Client, data: bytes) -> bool:
         """A new request on `conn`, `data` its first bytes (maybe none): True when it is
@@ -106,7 +130,7 @@ class BoundedWorker(Exchanges, ThreadWorker):  # type: ignore[misc]
         registered with this same callback: its next request is read in this one pass, and
         its head's clock starts only when the head is not whole in the first read."""
         try:
-            data = conn.sock.recv(_RECV, socket.MSG_DONTWAIT)
+            data = conn.sock.recv(RECV, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -216,33 +240,4 @@ class BoundedWorker(Exchanges, ThreadWorker):  # type: ignore[misc]
         if not self.alive:
             conn.timeout = min(conn.timeout, time.monotonic() + _STOP_LINGER)
         self.keepalived_conns.append(conn)
-        self.poller.register(conn.sock, selectors.EVENT_READ, conn.on_readable)
-
-    def _close(self, conn: Client) -> None:
-        """Send FIN, then let the peer close its side (or the linger expire) in the loop."""
-        conn.turn += 1
-        try:
-            conn.sock.shutdown(socket.SHUT_WR)
-            conn.sock.setblocking(False)
-            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_closing, conn))
-        except (OSError, ValueError):
-            self._drop(conn)
-            return
-        conn.closing = True
-        self._deadlines.set(conn, time.monotonic() + _LINGER)
-
-    def _on_closing(self, conn: Client, _: Any) -> None:
-        try:
-            if conn.sock.recv(_RECV, socket.MSG_DONTWAIT):
-                return
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            pass
-        self.poller.unregister(conn.sock)
-        self._drop(conn)
-
-    def _drop(self, conn: Client) -> None:
-        conn.turn += 1
-        self.nr_conns -= 1
-        conn.close()
+        self.poller.watch_once(conn.sock, conn.on_readable)

@@ -110,8 +110,9 @@ class Poller(BaseSelector):
     def _rearm(self) -> None:
         """Connections that fired and are still registered are watched again."""
         for fd in self._fired:
-            self._epoll.modify(fd, select.EPOLLIN | select.EPOLLONESHOT)
-            self._once.add(fd)
+            with contextlib.suppress(OSError):  # closed while registered: the kernel dropped it
+                self._epoll.modify(fd, select.EPOLLIN | select.EPOLLONESHOT)
+                self._once.add(fd)
         self._fired.clear()
 
     def _fd(self, fileobj: Any) -> int:

@@ -19,7 +19,8 @@ Per keep-alive request the loop makes one recv and one epoll_ctl, the thread one
 send: a connection's read is watched for one event (server/poller.py), the
 socket is not set blocking again (client.ConnSocket), and the threads wake the
 loop once per batch of finished requests (server/wakeups.py). Each syscall lets
-the GIL go to another thread; gunicorn's gthread makes six per request.
+the GIL go to another thread; on gunicorn's gthread machinery as it is, the worker
+made six per request (docs/connection.md).
 
 TLS connections keep gunicorn's own handling. No Flask here: the master loads it.
 """

@@ -78,7 +78,7 @@ class Poller(BaseSelector):
         return found
 
     def get_map(self) -> Mapping[Any, SelectorKey]:
-        return _Map(self._keys)
+        return _Map(self)
 
     def close(self) -> None:
         self._epoll.close()
@@ -126,15 +126,16 @@ class Poller(BaseSelector):
 
 
 class _Map(Mapping[Any, SelectorKey]):
-    def __init__(self, keys: dict[int, SelectorKey]) -> None:
-        self._keys = keys
+    """The registrations by file object, found as `unregister` finds them."""
+
+    def __init__(self, poller: Poller) -> None:
+        self._poller = poller
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._poller._keys)
 
     def __getitem__(self, fileobj: Any) -> SelectorKey:
-        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
-        return self._keys[fd]
+        return self._poller._keys[self._poller._fd(fileobj)]
 
     def __iter__(self) -> Any:
-        return iter(self._keys)
+        return iter(self._poller._keys)

@@ -43,10 +43,7 @@ class Wakeups:
     def defer(self, callback: Callable[..., Any], *args: Any) -> None:
         """Have the loop call `callback(*args)` (from any thread)."""
         self._queue.put(partial(callback, *args))
-        if not self._pending:
-            self._pending = True
-            with contextlib.suppress(OSError):  # full: the loop has bytes to wake for
-                os.write(self._write_fd, b"\x00")
+        self._wake()
 
     def run_callbacks(self, _fileobj: Any = None) -> None:
         """The loop's side, when the pipe is readable: what is queued runs."""
@@ -59,7 +56,13 @@ class Wakeups:
             except queue.Empty:
                 return
             callback()
-        self.defer(_nothing)  # more are queued: the loop comes back after its other events
+        self._wake()  # more are queued: the loop comes back after its other events
+
+    def _wake(self) -> None:
+        if not self._pending:
+            self._pending = True
+            with contextlib.suppress(OSError):  # full: the loop has bytes to wake for
+                os.write(self._write_fd, b"\x00")
 
     def close(self) -> None:
         for fd in (self._read_fd, self._write_fd):
@@ -67,7 +70,3 @@ class Wakeups:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._read_fd = self._write_fd = -1
-
-
-def _nothing() -> None:
-    """A wake-up that only brings the loop back to drain the rest."""

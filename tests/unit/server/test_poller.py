@@ -118,6 +118,7 @@ def test_a_closed_socket_is_unregistered_by_identity(poller: Poller, pair: tuple
     spare = ours.dup()
     poller.register(spare, selectors.EVENT_READ, "spare")
     spare.close()
+    assert poller.get_map()[spare].data == "spare"
     assert poller.unregister(spare).data == "spare"
     with pytest.raises(KeyError):
         poller.unregister(ours)

@@ -382,7 +382,10 @@ def test_any_legal_header_value_is_echoed_as_sent(
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-@given(value=st.binary(min_size=1, max_size=100))
+# CR LF inside a value is not a byte of the value but the end of its line: with an empty
+# line after, the head ends there and the rest is another request on the connection (gunicorn
+# answers the first one, rightly). Line ends in a value: test_header_with_lf_cannot_forge_a_log_line.
+@given(value=st.binary(min_size=1, max_size=100).filter(lambda value: b"\r\n" not in value))
 @HYPOTHESIS
 def test_header_values_with_control_bytes_are_refused_or_echoed(
     hostile: Server, protocol: str, value: bytes

@@ -49,6 +49,7 @@ from service.server.closing import RECV, Closing
 from service.server.exchanges import Exchanges, Serving
 from service.server.poller import Poller
 from service.server.readahead import MAX_BODY_AHEAD, Phase, ReadAhead
+from service.server.settledconfig import SettledConfig
 from service.server.wakeups import Wakeups
 
 _STOP_LINGER = 2.0  # how long a stopping worker waits for a request still arriving
@@ -60,10 +61,12 @@ class BoundedWorker(Exchanges, Closing, ThreadWorker):  # type: ignore[misc]
     limits = Limits()  # a configured subclass replaces it (config/gunicorn.conf.py)
     wsgi: Any  # gunicorn's: the app
     poller: Any  # gunicorn's selector, then ours (run)
+    cfg: Any  # gunicorn's Config, then a SettledConfig over it (__init__)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.method_queue = Wakeups()
+        self.cfg = SettledConfig(self.cfg)  # read per request by gunicorn: each value kept
 
     def init_process(self) -> None:
         self._deadlines = Deadlines()

@@ -17,8 +17,9 @@ small body have arrived:
 
 Per keep-alive request the loop makes one recv and one epoll_ctl, the thread one
 send: a connection's read is watched for one event (server/poller.py), the
-socket is not set blocking again (client.ConnSocket), and the threads wake the
-loop once per batch of finished requests (server/wakeups.py). Each syscall lets
+socket is not set blocking again (client.ConnSocket), the threads wake the loop
+once per batch of finished requests (server/wakeups.py), and connections go to the
+threads on a queue, without futures (server/handoff.py). Each syscall lets
 the GIL go to another thread; on gunicorn's gthread machinery as it is, the worker
 made six per request (docs/connection.md).
 
@@ -47,6 +48,7 @@ from service.server.client import (
 )
 from service.server.closing import RECV, Closing
 from service.server.exchanges import Exchanges, Serving
+from service.server.handoff import HandingOver
 from service.server.poller import Poller
 from service.server.readahead import MAX_BODY_AHEAD, Phase, ReadAhead
 from service.server.settledconfig import SettledConfig
@@ -55,7 +57,7 @@ from service.server.wakeups import Wakeups
 _STOP_LINGER = 2.0  # how long a stopping worker waits for a request still arriving
 
 
-class BoundedWorker(Exchanges, Closing, ThreadWorker):  # type: ignore[misc]
+class BoundedWorker(Exchanges, Closing, HandingOver, ThreadWorker):  # type: ignore[misc]
     """gthread, reading each request head (and small body) in its event loop."""
 
     limits = Limits()  # a configured subclass replaces it (config/gunicorn.conf.py)

@@ -75,7 +75,6 @@ class BoundedWorker(Exchanges, Closing, HandingOver, ThreadWorker):  # type: ign
         self._max_head = max_head(self.cfg)
         self._max_body_ahead = min(MAX_BODY_AHEAD, self.limits.max_body)
         self._stopping = False
-        self._tls = bool(self.cfg.is_ssl)  # a property over two settings: read once
         super().init_process()
 
     def run(self) -> None:
@@ -88,7 +87,7 @@ class BoundedWorker(Exchanges, Closing, HandingOver, ThreadWorker):  # type: ign
         self.wsgi = Serving(self.wsgi)
 
     def accept(self, listener: socket.socket) -> None:
-        if self._tls:
+        if self.cfg.is_ssl:
             super().accept(listener)
             return
         try:
@@ -104,7 +103,7 @@ class BoundedWorker(Exchanges, Closing, HandingOver, ThreadWorker):  # type: ign
 
     def on_client_socket_readable(self, conn: Any, client: Any) -> None:
         """A kept-alive connection has bytes: its next request is read here, not in a thread."""
-        if self._tls:
+        if self.cfg.is_ssl:
             super().on_client_socket_readable(conn, client)
             return
         self._on_readable(conn, client)
@@ -226,7 +225,7 @@ class BoundedWorker(Exchanges, Closing, HandingOver, ThreadWorker):  # type: ign
             conn.sock.send(error_response(408, "Request Timeout", detail), socket.MSG_DONTWAIT)
 
     def finish_request(self, conn: Any, fs: Any) -> None:
-        if self._tls:
+        if self.cfg.is_ssl:
             super().finish_request(conn, fs)
             return
         try:

@@ -24,10 +24,10 @@ class Exchanges:
 
     limits: Limits
     log: Any
-    _tls: bool
+    cfg: Any  # the worker's SettledConfig
 
     def handle_request(self, req: Any, conn: Any) -> bool:
-        if not isinstance(conn, Client) or self._tls:
+        if not isinstance(conn, Client) or self.cfg.is_ssl:
             return bool(super().handle_request(req, conn))  # type: ignore[misc]
         exchange = wire.Wire(conn.sock, conn.source, req.headers)
         conn.sock = exchange  # what gunicorn answers on, and the app's environ[ENVIRON_KEY]

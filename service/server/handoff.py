@@ -89,13 +89,14 @@ class HandingOver:
     cfg: Any
     tpool: Any
     method_queue: Any
+    handle: Callable[[Any], Any]  # gunicorn's: serves one connection's request
     finish_request: Callable[[Any, Done], None]
 
     def get_thread_pool(self) -> Handoff:
         return Handoff(self.cfg.threads)
 
     def enqueue_req(self, conn: Any) -> None:
-        self.tpool.submit(self.handle, conn, partial(self._handled, conn))  # type: ignore[attr-defined]
+        self.tpool.submit(self.handle, conn, partial(self._handled, conn))
 
     def _handled(self, conn: Any, done: Done) -> None:
         self.method_queue.defer(self.finish_request, conn, done)

@@ -60,7 +60,8 @@ def _floor_sentence(rows: list[Mapping[str, Any]], httpbin: Mapping[str, Any] | 
         f" {floor['median_s'] / httpbin['median_s']:.2f}x httpbin's start; echoscope-full"
         f" takes {own:+.2f} s beside them: its settings, modules, routes and telemetry set-up,"
         " less what its start-up saves (modules imported before fork, the cyclic collector"
-        " off until the app is loaded).",
+        " off until the app is loaded). `start.md` (`python -m bench.startprofile`) splits"
+        " each start line by line.",
         "",
     ]
 

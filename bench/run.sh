@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Entry point of `make bench`: installs wrk and the two virtual environments if needed,
-# runs the main benchmark (bench/run.py), then the companion figures (bench/figures.py)
-# unless BENCH_SKIP_FIGURES=1. Arguments are passed to both, e.g. --rounds 1 --duration 5.
+# runs the main benchmark (bench/run.py), then the companion figures (bench/figures.py) and
+# the cold start line by line (bench/startprofile.py) unless BENCH_SKIP_FIGURES=1.
+# Arguments are passed to all three, e.g. --rounds 1 --duration 5.
 # All traffic goes to 127.0.0.1; every server started is killed on exit.
 set -euo pipefail
 
@@ -78,4 +79,5 @@ run_python() {
 run_python bench.run "$@"
 if [[ "${BENCH_SKIP_FIGURES:-0}" != "1" ]]; then
   run_python bench.figures "$@"
+  run_python bench.startprofile "$@"
 fi

@@ -25,7 +25,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-GUNICORN = "gunicorn: its runner, arbiter and gthread worker"
+GUNICORN = "gunicorn: its runner, arbiter, logger and gthread worker"
+# What every gunicorn start imports before it serves (the logger class at the arbiter's
+# set-up); stock gthread also starts its thread pool (echoscope's worker hands over without).
+GUNICORN_MODULES = ("gunicorn.app.wsgiapp", "gunicorn.arbiter", "gunicorn.glogging")
+GTHREAD_MODULES = ("gunicorn.workers.gthread",)
+STOCK_GTHREAD_MODULES = (*GTHREAD_MODULES, "concurrent.futures.thread")
 FLASK = "Flask (werkzeug, Jinja, click)"
 # The libraries echoscope's design names, as the floor imports them.
 LIBRARIES = (
@@ -102,8 +107,8 @@ def first_answer(app: WSGIApp, path: str) -> None:
         raise SystemExit(f"GET {path} answered {statuses[:1]}, not 200")
 
 
-def _libraries(lines: Lines) -> None:
-    lines.imports(GUNICORN, "gunicorn.app.wsgiapp", "gunicorn.arbiter", "gunicorn.workers.gthread")
+def _libraries(lines: Lines, gthread: tuple[str, ...]) -> None:
+    lines.imports(GUNICORN, *GUNICORN_MODULES, *gthread)
     lines.imports(FLASK, "flask")
     for name, module in LIBRARIES:
         lines.imports(name, module)
@@ -112,7 +117,7 @@ def _libraries(lines: Lines) -> None:
 def echoscope(lines: Lines) -> None:
     """config/gunicorn.conf.py as gunicorn's master runs it, then what a worker runs."""
     gc.disable()  # the config file's first statement; the worker enables it once ready
-    _libraries(lines)
+    _libraries(lines, GTHREAD_MODULES)
     with lines.line(CONFIG):
         runpy.run_path("config/gunicorn.conf.py", run_name="gunicorn_config")
     with lines.line(APP_MODULES):
@@ -129,7 +134,7 @@ def echoscope(lines: Lines) -> None:
 
 def floor(lines: Lines) -> None:
     """bench.peers.floorstart, as stock gunicorn's worker imports it."""
-    _libraries(lines)
+    _libraries(lines, STOCK_GTHREAD_MODULES)
     with lines.line(FLOOR_APP):
         app = importlib.import_module("bench.peers.floorstart").app
     with lines.line(FIRST):
@@ -138,7 +143,7 @@ def floor(lines: Lines) -> None:
 
 def httpbin(lines: Lines) -> None:
     """httpbin:app, as stock gunicorn's worker imports it."""
-    lines.imports(GUNICORN, "gunicorn.app.wsgiapp", "gunicorn.arbiter", "gunicorn.workers.gthread")
+    lines.imports(GUNICORN, *GUNICORN_MODULES, *STOCK_GTHREAD_MODULES)
     lines.imports(FLASK, "flask")
     with lines.line(HTTPBIN_APP):
         app = importlib.import_module("httpbin").app

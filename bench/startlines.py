@@ -84,7 +84,7 @@ class RuleClock:
             self.seconds += time.perf_counter() - began
             self.rules += 1
 
-        Map.add = timed  # type: ignore[method-assign]
+        Map.add = timed  # type: ignore[method-assign,assignment]
 
 
 def first_answer(app: WSGIApp, path: str) -> None:

@@ -35,6 +35,7 @@ DEFAULT_OUT = str(options.ROOT / "bench" / "results")
 STARTS = 9
 GOAL_RATIO = 1.3  # issue 24: exec to first 200 at most 1.3x httpbin's
 TARGETS = (targets.ECHOSCOPE_FULL, targets.FLOOR_START, targets.HTTPBIN)
+NAMES = tuple(target.name for target in TARGETS)
 INTERPRETER = "the interpreter: exec to its first line, and exit"
 # The lines that are echoscope's own code: the floor has none of them.
 OWN = (startlines.CONFIG, startlines.APP_MODULES, startlines.RULES, startlines.CREATE_REST)
@@ -113,53 +114,67 @@ def render(samples: dict[str, Samples], starts: int) -> str:
         target: {name: statistics.median(values) for name, values in by_line.items()}
         for target, by_line in samples.items()
     }
-    echo, floor, httpbin = (median[target.name] for target in TARGETS)
-    goal = GOAL_RATIO * httpbin["ready"]
-    own = sum(echo[name] for name in OWN)
-    names = [target.name for target in TARGETS]
-    out = [
+    parts = (_header(starts), _real(samples, median), _lines(samples, median), _verdict(median))
+    return "\n".join(line for part in parts for line in part)
+
+
+def _header(starts: int) -> list[str]:
+    found = {
+        "machine": machine.describe(),
+        "echoscope": machine.versions(targets.PROJECT_PYTHON, machine.ECHOSCOPE_PACKAGES),
+        "peers": machine.versions(targets.PEERS_PYTHON, ("httpbin", "flask", "gunicorn")),
+    }
+    return [
         "# Cold start, line by line",
         "",
         f"`python -m bench.startprofile --starts {starts}`: {starts} interleaved starts per target,"
         " medians in ms, 1 worker x 8 threads.",
         "",
         "```json",
-        json.dumps(
-            {
-                "machine": machine.describe(),
-                "echoscope": machine.versions(targets.PROJECT_PYTHON, machine.ECHOSCOPE_PACKAGES),
-                "peers": machine.versions(targets.PEERS_PYTHON, ("httpbin", "flask", "gunicorn")),
-            },
-            indent=1,
-        ),
+        json.dumps(found, indent=1),
         "```",
         "",
+    ]
+
+
+def _real(samples: dict[str, Samples], median: dict[str, dict[str, float]]) -> list[str]:
+    names, httpbin = NAMES, median[targets.HTTPBIN.name]["ready"]
+    rows = [
+        ["exec → the master forks its worker", *(_ms(samples[n]["fork"]) for n in names)],
+        ["fork → the worker's first 200", *(_ms(_worker(samples[n])) for n in names)],
+        ["exec → first 200", *(_ms(samples[n]["ready"]) for n in names)],
+        ["x httpbin's", *(f"{median[n]['ready'] / httpbin:.2f}" for n in names)],
+    ]
+    return [
         "## The real start (exec of gunicorn → first 200)",
         "",
-        *markdown.table(
-            ["", *names],
-            [
-                ["exec → the master forks its worker", *(_ms(samples[n]["fork"]) for n in names)],
-                ["fork → the worker's first 200", *(_ms(_worker(samples[n])) for n in names)],
-                ["exec → first 200", *(_ms(samples[n]["ready"]) for n in names)],
-                ["x httpbin's", *(f"{median[n]['ready'] / httpbin['ready']:.2f}" for n in names)],
-            ],
-        ),
+        *markdown.table(["", *names], rows),
         "",
         "echoscope's master imports the libraries before it forks (its workers share their"
         " pages); the floor's and httpbin's workers import them after the fork.",
         "",
+    ]
+
+
+def _lines(samples: dict[str, Samples], median: dict[str, dict[str, float]]) -> list[str]:
+    rows = [[name, *(_ms(samples[n].get(name)) for n in NAMES)] for name in _line_names(samples)]
+    rows.append(["sum", *(f"{1000 * _sum(median[n]):.1f}" for n in NAMES)])
+    return [
         "## The same start in process, line by line",
         "",
         "Each line is what it adds to the lines above it, in the order the start runs them"
         " (`bench/startlines.py`); — where the target has no such line.",
         "",
-        *markdown.table(
-            ["line", *names],
-            [[name, *(_ms(samples[n].get(name)) for n in names)] for name in _line_names(samples)]
-            + [["sum", *(f"{1000 * _sum(median[n]):.1f}" for n in names)]],
-        ),
+        *markdown.table(["line", *NAMES], rows),
         "",
+    ]
+
+
+def _verdict(median: dict[str, dict[str, float]]) -> list[str]:
+    echo, floor, httpbin = (median[name] for name in NAMES)
+    goal = GOAL_RATIO * httpbin["ready"]
+    own = sum(echo[name] for name in OWN)
+    return [
         "## What the goal leaves echoscope's own lines",
         "",
         f"- The goal, {GOAL_RATIO}x httpbin's {1000 * httpbin['ready']:.0f} ms:"
@@ -173,7 +188,6 @@ def render(samples: dict[str, Samples], starts: int) -> str:
         f" {echo['ready'] / httpbin['ready']:.2f}x httpbin's.",
         "",
     ]
-    return "\n".join(out)
 
 
 def _worker(by_line: Samples) -> list[float]:

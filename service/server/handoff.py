@@ -5,9 +5,9 @@ ThreadPoolExecutor and takes it back through the future's done-callback: per
 request a Future (a Condition, so a lock and its waiters), a work item, the
 executor's idle semaphore released by the thread and tried by the next submit,
 and the callback's registration under the future's lock. Here a connection goes
-to the threads on one `queue.SimpleQueue` (a lock in C), and a thread hands back
-what it returned or raised with the callback it was given, in a `Done` that
-answers what gunicorn asks of a future (`result()`, `cancelled()`).
+to the threads on one `queue.SimpleQueue` (a lock in C), and a thread hands the
+connection back to the callback it was given, with what it returned or raised in a
+`Done` that answers what gunicorn asks of a future (`result()`, `cancelled()`).
 
 As with the executor, a shutdown lets every connection already handed over be
 served (the threads stop at the end of the queue). The threads are daemons:
@@ -21,10 +21,9 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-Job = tuple[Callable[[Any], Any], Any, Callable[["Done"], None]]
+Job = tuple[Callable[[Any], Any], Any, Callable[[Any, "Done"], None]]
 
 
 class Done:
@@ -57,8 +56,10 @@ class Handoff:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, call: Callable[[Any], Any], arg: Any, then: Callable[[Done], None]) -> None:
-        """Run `call(arg)` on a thread, then `then(Done)` on that thread."""
+    def submit(
+        self, call: Callable[[Any], Any], arg: Any, then: Callable[[Any, Done], None]
+    ) -> None:
+        """Run `call(arg)` on a thread, then `then(arg, Done)` on that thread."""
         self._jobs.put((call, arg, then))
 
     def shutdown(self, wait: bool = True) -> None:
@@ -77,7 +78,7 @@ class Handoff:
             except BaseException as error:  # as an executor keeps it: finish_request reads it
                 done = Done(None, error)
             try:
-                then(done)
+                then(arg, done)
             except Exception:  # the thread serves on, as an executor's does past a callback
                 logging.getLogger(__name__).exception("A served connection was not handed back")
 
@@ -96,7 +97,7 @@ class HandingOver:
         return Handoff(self.cfg.threads)
 
     def enqueue_req(self, conn: Any) -> None:
-        self.tpool.submit(self.handle, conn, partial(self._handled, conn))
+        self.tpool.submit(self.handle, conn, self._handled)
 
     def _handled(self, conn: Any, done: Done) -> None:
         self.method_queue.defer(self.finish_request, conn, done)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from functools import partial
 
 import pytest
 
@@ -29,7 +28,7 @@ def _collect(pool: Handoff, calls: int, work: Callable[[int], object]) -> list[t
             all_done.set()
 
     for n in range(calls):
-        pool.submit(work, n, partial(then, n))
+        pool.submit(work, n, then)
     assert all_done.wait(5)
     return finished
 
@@ -65,7 +64,7 @@ def test_calls_run_on_the_pools_threads_at_once() -> None:
         gate.wait()
 
     for n in range(3):
-        pool.submit(work, n, lambda done: None)
+        pool.submit(work, n, lambda n, done: None)
     gate.wait()
     pool.shutdown(wait=True)
     assert sorted(names) == ["serving-0", "serving-1", "serving-2"]
@@ -82,7 +81,7 @@ def test_shutdown_serves_what_was_handed_over_before_it() -> None:
         served.append(n)
 
     for n in range(5):
-        pool.submit(work, n, lambda done: None)
+        pool.submit(work, n, lambda n, done: None)
     pool.shutdown(wait=False)  # as gunicorn calls it when its worker stops
     release.set()
     pool.shutdown(wait=True)
@@ -95,11 +94,11 @@ def test_a_hand_back_that_fails_is_logged_and_the_thread_serves_on(
     pool = Handoff(1)
     served = threading.Event()
 
-    def fail(done: Done) -> None:
+    def fail(n: int, done: Done) -> None:
         raise OSError("the wake-up pipe is closed")
 
     pool.submit(lambda n: n, 0, fail)
-    pool.submit(lambda n: n, 1, lambda done: served.set())
+    pool.submit(lambda n: n, 1, lambda n, done: served.set())
     assert served.wait(5)
     pool.shutdown(wait=True)
     assert "A served connection was not handed back" in caplog.text

@@ -76,9 +76,13 @@ def answers(port: int, path: str, timeout: float = 1.0) -> bool:
 
 
 def wait_ready(
-    process: subprocess.Popen[bytes], port: int, path: str, timeout: float = 60.0
+    process: subprocess.Popen[bytes],
+    port: int,
+    path: str,
+    timeout: float = 60.0,
+    interval: float = 0.02,
 ) -> float:
-    """Poll until the server answers 200 on path; return the seconds waited."""
+    """Poll every `interval` s until the server answers 200 on path; return the seconds waited."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         if process.poll() is not None:
@@ -87,7 +91,7 @@ def wait_ready(
             )
         if answers(port, path):
             return time.perf_counter() - started
-        time.sleep(0.02)
+        time.sleep(interval)
     raise ServerError(f"server did not answer 200 on {path} within {timeout:.0f} s")
 
 

@@ -88,7 +88,10 @@ class RuleClock:
 
 
 def first_answer(app: WSGIApp, path: str) -> None:
-    """One GET through the WSGI callable, as gunicorn would hand it over; must be a 200."""
+    """One GET through the WSGI callable, as gunicorn would hand it over; must be a 200.
+
+    The environ is written out here: werkzeug.test's builder would add its own import to
+    the line, which no server start makes."""
     environ = {
         "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
         "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1",

@@ -33,6 +33,9 @@ from bench import machine, markdown, measure, options, servers, startlines, targ
 
 DEFAULT_OUT = str(options.ROOT / "bench" / "results")
 STARTS = 9
+POLL = 0.002  # seconds between looks at a starting server (bench.coldstart's: 0.02)
+START_TIMEOUT = 60.0
+MARKS = ("fork", "ready")  # a real start's two times, beside the lines in each sample
 GOAL_RATIO = 1.3  # issue 24: exec to first 200 at most 1.3x httpbin's
 TARGETS = (targets.ECHOSCOPE_FULL, targets.FLOOR_START, targets.HTTPBIN)
 NAMES = tuple(target.name for target in TARGETS)
@@ -43,6 +46,8 @@ Samples = dict[str, list[float]]
 
 
 def _children(pid: int) -> str:
+    # This one file, not psutil's children(): that reads every process's stat at each poll,
+    # CPU the start being measured would share two cores with.
     try:
         return Path(f"/proc/{pid}/task/{pid}/children").read_text().strip()
     except OSError:
@@ -56,14 +61,11 @@ def real_start(target: targets.Target, slot: targets.Slot, log: Path) -> tuple[f
     process = servers.start(launch, log)
     try:
         while not _children(process.pid):
-            if process.poll() is not None:
-                raise servers.ServerError(f"{target.name} exited with {process.returncode}")
-            time.sleep(0.002)
+            if process.poll() is not None or time.perf_counter() - began > START_TIMEOUT:
+                raise servers.ServerError(f"{target.name} never forked a worker")
+            time.sleep(POLL)
         forked = time.perf_counter() - began
-        while not servers.answers(slot.port, launch.ready_path):
-            if time.perf_counter() - began > 60:
-                raise servers.ServerError(f"{target.name} never answered {launch.ready_path}")
-            time.sleep(0.002)
+        servers.wait_ready(process, slot.port, launch.ready_path, START_TIMEOUT, POLL)
         return forked, time.perf_counter() - began
     finally:
         servers.stop(process)
@@ -104,7 +106,7 @@ def _ms(values: list[float] | None) -> str:
 def _line_names(samples: dict[str, Samples]) -> list[str]:
     names: list[str] = []
     for by_line in samples.values():
-        names += [name for name in by_line if name not in ("fork", "ready") and name not in names]
+        names += [name for name in by_line if name not in MARKS and name not in names]
     return names
 
 
@@ -195,7 +197,7 @@ def _worker(by_line: Samples) -> list[float]:
 
 
 def _sum(by_line: dict[str, float]) -> float:
-    return sum(seconds for name, seconds in by_line.items() if name not in ("fork", "ready"))
+    return sum(seconds for name, seconds in by_line.items() if name not in MARKS)
 
 
 def main(argv: Sequence[str]) -> int:
